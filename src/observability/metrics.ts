@@ -1,0 +1,92 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Every metric restore-guard exports, on one registry so tests can run several instances. */
+export interface Metrics {
+  registry: Registry;
+  reviews: Counter<'webhook' | 'operation' | 'decision'>;
+  reviewDuration: Histogram<'webhook'>;
+  reviewsInFlight: Gauge<'webhook'>;
+  malformedReviews: Counter<'webhook' | 'kind'>;
+  sarCalls: Counter<'result'>;
+  sarDuration: Histogram;
+  sarCache: Counter<'result'>;
+  apiCalls: Counter<'resource' | 'result'>;
+  watchEvents: Counter<'resource' | 'type'>;
+  watchRestarts: Counter<'resource'>;
+  policyGeneration: Gauge;
+}
+
+export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'restore_guard_' });
+  const registers = [registry];
+  return {
+    registry,
+    reviews: new Counter({
+      name: 'restore_guard_reviews_total',
+      help: 'Admission reviews answered, by webhook (mutate|validate), operation and decision.',
+      labelNames: ['webhook', 'operation', 'decision'],
+      registers,
+    }),
+    reviewDuration: new Histogram({
+      name: 'restore_guard_review_duration_seconds',
+      help: 'Time from request received to AdmissionReview answered.',
+      labelNames: ['webhook'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    reviewsInFlight: new Gauge({
+      name: 'restore_guard_reviews_in_flight',
+      help: 'Admission reviews being decided right now.',
+      labelNames: ['webhook'],
+      registers,
+    }),
+    malformedReviews: new Counter({
+      name: 'restore_guard_malformed_reviews_total',
+      help: 'Requests that were not a well-formed AdmissionReview, by kind of fault.',
+      labelNames: ['webhook', 'kind'],
+      registers,
+    }),
+    sarCalls: new Counter({
+      name: 'restore_guard_subjectaccessreview_calls_total',
+      help: 'SubjectAccessReviews sent to the API server, by result (allowed|denied|error).',
+      labelNames: ['result'],
+      registers,
+    }),
+    sarDuration: new Histogram({
+      name: 'restore_guard_subjectaccessreview_duration_seconds',
+      help: 'Round trip of one SubjectAccessReview.',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+    sarCache: new Counter({
+      name: 'restore_guard_subjectaccessreview_cache_total',
+      help: 'Authorization cache lookups, by result (hit|miss|merged).',
+      labelNames: ['result'],
+      registers,
+    }),
+    apiCalls: new Counter({
+      name: 'restore_guard_api_reads_total',
+      help: 'Direct GETs to the API server on a watch-cache miss, by resource and result.',
+      labelNames: ['resource', 'result'],
+      registers,
+    }),
+    watchEvents: new Counter({
+      name: 'restore_guard_watch_events_total',
+      help: 'Watch events received, by resource and type.',
+      labelNames: ['resource', 'type'],
+      registers,
+    }),
+    watchRestarts: new Counter({
+      name: 'restore_guard_watch_restarts_total',
+      help: 'Times a watch was re-established after it ended or failed.',
+      labelNames: ['resource'],
+      registers,
+    }),
+    policyGeneration: new Gauge({
+      name: 'restore_guard_policy_generation',
+      help: 'Generation of the policy in effect (increments on every accepted change).',
+      registers,
+    }),
+  };
+}

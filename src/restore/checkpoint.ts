@@ -1,0 +1,39 @@
+import { arrayAt, isObject, objectAt, stringAt } from './json.js';
+import type { PodCheckpoint, RuntimeClassInfo } from './model.js';
+
+/**
+ * Reads a raw PodCheckpoint object. Readiness comes from the `Ready` condition; the first upstream
+ * revision's `status.phase` is still understood.
+ */
+export function toPodCheckpoint(raw: unknown): PodCheckpoint | undefined {
+  const name = stringAt(raw, 'metadata', 'name');
+  const namespace = stringAt(raw, 'metadata', 'namespace');
+  if (!name || !namespace) return undefined;
+  const status = objectAt(raw, 'status');
+  const checkpoint: PodCheckpoint = { name, namespace, ready: false };
+  const nodeName = stringAt(status, 'nodeName');
+  if (nodeName) checkpoint.nodeName = nodeName;
+  const template = objectAt(status, 'checkpointedPodTemplate');
+  if (template) checkpoint.template = template;
+  const completionTime = stringAt(status, 'completionTime');
+  if (completionTime) checkpoint.completionTime = completionTime;
+
+  const ready = arrayAt(status, 'conditions')?.find((c) => isObject(c) && c.type === 'Ready');
+  if (isObject(ready)) {
+    checkpoint.ready = ready.status === 'True';
+    if (!checkpoint.ready) checkpoint.notReadyReason = stringAt(ready, 'reason') ?? `Ready=${String(ready.status)}`;
+  } else {
+    const phase = stringAt(status, 'phase');
+    checkpoint.ready = phase === 'Ready';
+    if (!checkpoint.ready) checkpoint.notReadyReason = phase ?? 'no Ready condition yet';
+  }
+  return checkpoint;
+}
+
+/** Reads a raw RuntimeClass (`node.k8s.io/v1`) with the KEP's `podCheckpoint` extension. */
+export function toRuntimeClassInfo(raw: unknown): RuntimeClassInfo | undefined {
+  const name = stringAt(raw, 'metadata', 'name');
+  if (!name) return undefined;
+  const allowed = arrayAt(raw, 'podCheckpoint', 'allowedRestoreOptions') ?? [];
+  return { name, allowedRestoreOptions: allowed.filter((o): o is string => typeof o === 'string') };
+}

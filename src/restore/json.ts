@@ -1,0 +1,34 @@
+// Plain JSON values: Pods and checkpoints stay JSON so unknown (newer) fields survive every rule.
+export type Json = null | boolean | number | string | Json[] | JsonObject;
+export interface JsonObject {
+  [key: string]: Json | undefined;
+}
+
+export function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export function objectAt(value: unknown, ...path: string[]): JsonObject | undefined {
+  let current: unknown = value;
+  for (const key of path) {
+    if (!isObject(current)) return undefined;
+    current = current[key];
+  }
+  return isObject(current) ? current : undefined;
+}
+
+export function stringAt(value: unknown, ...path: string[]): string | undefined {
+  const parent = path.length > 1 ? objectAt(value, ...path.slice(0, -1)) : isObject(value) ? value : undefined;
+  const leaf = parent?.[path[path.length - 1] as string];
+  return typeof leaf === 'string' ? leaf : undefined;
+}
+
+export function arrayAt(value: unknown, ...path: string[]): Json[] | undefined {
+  const parent = path.length > 1 ? objectAt(value, ...path.slice(0, -1)) : isObject(value) ? value : undefined;
+  const leaf = parent?.[path[path.length - 1] as string];
+  return Array.isArray(leaf) ? leaf : undefined;
+}
+
+export function clone<T extends Json | JsonObject>(value: T): T {
+  return structuredClone(value);
+}

@@ -1,0 +1,39 @@
+import type { AuthorizationAnswer, PodCheckpoint, RestoreAccess, RuntimeClassInfo, UserInfo } from './model.js';
+
+/**
+ * The time a review may still spend on outbound calls. It travels from the server to every port,
+ * so an answer always reaches kube-apiserver before its own timeout.
+ */
+export interface Deadline {
+  readonly signal: AbortSignal;
+  remainingMs(): number;
+}
+
+/** Why a port could not answer; every one of these denies a restore (fail closed). */
+export type DependencyFailure = 'unreachable' | 'timeout' | 'server-error' | 'evaluation-error';
+
+export class DependencyError extends Error {
+  constructor(
+    readonly failure: DependencyFailure,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'DependencyError';
+  }
+}
+
+export interface Authorizer {
+  /** Throws DependencyError when the answer cannot be had; never guesses. */
+  authorize(user: UserInfo, access: RestoreAccess, deadline: Deadline): Promise<AuthorizationAnswer>;
+}
+
+export interface CheckpointSource {
+  /** undefined when the checkpoint does not exist. Throws DependencyError on API failure. */
+  get(namespace: string, name: string, deadline: Deadline): Promise<PodCheckpoint | undefined>;
+}
+
+export interface RuntimeClassSource {
+  /** undefined when the RuntimeClass does not exist. Throws DependencyError on API failure. */
+  get(name: string, deadline: Deadline): Promise<RuntimeClassInfo | undefined>;
+}

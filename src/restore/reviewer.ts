@@ -1,0 +1,87 @@
+import type { Policy } from '../policy/policy.js';
+import { decideMutation, decideValidation, precheckCreate, restoreAccess, runtimeClassToRead, type CreateFacts } from './create-rules.js';
+import { allow, deny, type Decision } from './decision.js';
+import { dependencyDenial, type Step } from './failure.js';
+import { stringAt } from './json.js';
+import type { AdmissionRequest } from './model.js';
+import { DependencyError, type Authorizer, type CheckpointSource, type Deadline, type RuntimeClassSource } from './ports.js';
+import { restoreFieldOf } from './reference.js';
+import { concernsRestore } from './scope.js';
+import { decideUpdate } from './update-rules.js';
+
+export type Webhook = 'mutate' | 'validate';
+
+export interface ReviewerPorts {
+  authorizer: Authorizer;
+  checkpoints: CheckpointSource;
+  runtimeClasses: RuntimeClassSource;
+  /** The policy in effect, read once per review so a live change never splits one review. */
+  policy: () => Policy;
+}
+
+/**
+ * Gathers the facts a decision needs, in the one order that leaks nothing: authorize first, read the
+ * checkpoint only for an authorized requester, and read a RuntimeClass only when options ask for it.
+ */
+export class RestoreReviewer {
+  constructor(private readonly ports: ReviewerPorts) {}
+
+  async review(webhook: Webhook, request: AdmissionRequest, deadline: Deadline): Promise<Decision> {
+    if (!concernsRestore(request)) return allow('not-a-restore');
+    if (request.operation === 'UPDATE') {
+      return webhook === 'validate' ? decideUpdate(request.oldObject, request.object) : allow('update-not-mutated');
+    }
+    const pod = request.object;
+    const field = restoreFieldOf(pod);
+    if (!pod || field.kind === 'absent') return allow('not-a-restore');
+    if (field.kind === 'malformed') return deny('Invalid', 'malformed-restore-from', field.problem);
+
+    const policy = this.ports.policy();
+    const namespace = request.namespace || stringAt(pod, 'metadata', 'namespace') || '';
+    const access = restoreAccess(policy, namespace, field.ref);
+    if (webhook === 'validate') {
+      const precheck = precheckCreate(pod);
+      if (precheck) return { ...precheck, auditAnnotations: { checkpoint: access.name, ...precheck.auditAnnotations } };
+    }
+    const call = <T>(step: Step, fn: () => Promise<T>): Promise<T> => this.within(deadline, step, fn);
+    try {
+      const authorization = await call('authorization', () =>
+        this.ports.authorizer.authorize(request.userInfo, access, deadline),
+      );
+      const facts: CreateFacts = { pod, ref: field.ref, user: request.userInfo, access, authorization, policy };
+      if (authorization.allowed) {
+        facts.checkpoint = await call('checkpoint lookup', () => this.ports.checkpoints.get(namespace, field.ref.name, deadline));
+        const runtimeClass = webhook === 'validate' && facts.checkpoint ? runtimeClassToRead(pod, field.ref) : undefined;
+        if (runtimeClass) {
+          facts.runtimeClass =
+            (await call('RuntimeClass lookup', () => this.ports.runtimeClasses.get(runtimeClass, deadline))) ?? null;
+        }
+      }
+      return webhook === 'mutate' ? decideMutation(facts) : decideValidation(facts);
+    } catch (error) {
+      if (error instanceof StepFailure) return dependencyDenial(error.cause, error.step, access);
+      throw error;
+    }
+  }
+
+  private async within<T>(deadline: Deadline, step: Step, fn: () => Promise<T>): Promise<T> {
+    try {
+      if (deadline.remainingMs() <= 0) {
+        throw new DependencyError('timeout', 'the time kube-apiserver allows for this review ran out');
+      }
+      return await fn();
+    } catch (error) {
+      if (error instanceof DependencyError) throw new StepFailure(step, error);
+      throw error;
+    }
+  }
+}
+
+class StepFailure extends Error {
+  constructor(
+    readonly step: Step,
+    override readonly cause: DependencyError,
+  ) {
+    super(cause.message);
+  }
+}

@@ -1,0 +1,222 @@
+import { applyPatch } from 'fast-json-patch';
+import { describe, expect, it } from 'vitest';
+import { decideMutation, decideValidation, restoreAccess, type CreateFacts } from '../../src/restore/create-rules.js';
+import type { JsonObject } from '../../src/restore/json.js';
+import type { PodCheckpoint } from '../../src/restore/model.js';
+import { defaultPolicy } from '../../src/policy/policy.js';
+import { alice, NODE, pinnedAffinity, podSpec, readyCheckpoint, restorePod } from '../support/fixtures.js';
+
+const policy = defaultPolicy();
+
+function facts(overrides: Partial<CreateFacts> = {}): CreateFacts {
+  const pod = overrides.pod ?? restorePod({ spec: { affinity: pinnedAffinity() } });
+  const ref = overrides.ref ?? { name: 'ckpt', options: {} };
+  return {
+    pod,
+    ref,
+    user: alice,
+    access: restoreAccess(policy, 'team-a', ref),
+    authorization: { allowed: true, reason: '' },
+    checkpoint: readyCheckpoint(),
+    policy,
+    ...overrides,
+  };
+}
+
+describe('restoreAccess', () => {
+  it('asks for verb restore on podcheckpoints.node.k8s.io/v1alpha1, named, in the Pod namespace', () => {
+    expect(restoreAccess(policy, 'team-a', { name: 'ckpt', options: {} })).toEqual({
+      verb: 'restore',
+      group: 'node.k8s.io',
+      version: 'v1alpha1',
+      resource: 'podcheckpoints',
+      namespace: 'team-a',
+      name: 'ckpt',
+    });
+  });
+
+  it('follows the policy when upstream moves the API', () => {
+    const moved = { ...policy, checkpointAPI: { group: 'checkpoint.k8s.io', version: 'v1', resource: 'podcheckpoints', verb: 'restore' } };
+    expect(restoreAccess(moved, 'ns', { name: 'c', options: {} }).group).toBe('checkpoint.k8s.io');
+  });
+});
+
+describe('decideMutation', () => {
+  it('pins an unpinned Pod with a JSONPatch that, applied, gives the pinned Pod', () => {
+    const pod = restorePod();
+    const decision = decideMutation(facts({ pod }));
+    expect(decision.allowed).toBe(true);
+    expect(decision.patch?.length).toBeGreaterThan(0);
+    const patched = applyPatch(structuredClone(pod), decision.patch ?? []).newDocument as JsonObject;
+    expect((patched.spec as JsonObject).affinity).toEqual(pinnedAffinity());
+    expect(decision.auditAnnotations).toMatchObject({ checkpoint: 'ckpt', node: NODE });
+  });
+
+  it('yields no patch on reinvocation of an already pinned Pod', () => {
+    const decision = decideMutation(facts());
+    expect(decision.allowed).toBe(true);
+    expect(decision.patch).toBeUndefined();
+    expect(decision.outcome).toBe('already-pinned');
+  });
+
+  it('denies 403 an unauthorized requester before anything about the checkpoint', () => {
+    const decision = decideMutation(facts({ authorization: { allowed: false, reason: '' } }));
+    expect(decision.allowed).toBe(false);
+    expect(decision.status?.code).toBe(403);
+    expect(decision.status?.message).toContain('cannot restore podcheckpoints.node.k8s.io "ckpt" in namespace "team-a"');
+    expect(decision.patch).toBeUndefined();
+  });
+
+  it('denies 403 a missing checkpoint, and one with no node yet', () => {
+    const missing = decideMutation(facts({ checkpoint: undefined }));
+    expect(missing.status).toMatchObject({ code: 403, reason: 'Forbidden' });
+    expect(missing.status?.message).toContain('not found');
+    const unplaced = decideMutation(facts({ checkpoint: readyCheckpoint({ nodeName: undefined }) }));
+    expect(unplaced.status?.code).toBe(403);
+    expect(unplaced.status?.message).toContain('status.nodeName');
+  });
+
+  it('denies 403 a Pod that sets spec.nodeName', () => {
+    const decision = decideMutation(facts({ pod: restorePod({ spec: { nodeName: 'node-z' } }) }));
+    expect(decision.status?.code).toBe(403);
+    expect(decision.status?.message).toContain('spec.nodeName');
+  });
+});
+
+describe('decideValidation', () => {
+  it('allows a pinned Pod whose spec equals the captured template', () => {
+    const decision = decideValidation(facts());
+    expect(decision.allowed).toBe(true);
+    expect(decision.auditAnnotations).toMatchObject({ checkpoint: 'ckpt', node: NODE, decision: 'allowed' });
+  });
+
+  it('denies spec.nodeName first, even before authorization', () => {
+    const decision = decideValidation(facts({ pod: restorePod({ spec: { nodeName: NODE, affinity: pinnedAffinity() } }), authorization: { allowed: false, reason: '' } }));
+    expect(decision.outcome).toBe('node-name-set');
+  });
+
+  it('denies 403 with verb, resource, checkpoint, namespace and the authorizer reason', () => {
+    const decision = decideValidation(facts({ authorization: { allowed: false, reason: 'no RBAC policy matched' } }));
+    expect(decision.status).toMatchObject({ code: 403, reason: 'Forbidden' });
+    const message = decision.status?.message ?? '';
+    for (const part of ['"alice"', 'restore', 'podcheckpoints.node.k8s.io', '"ckpt"', '"team-a"', 'no RBAC policy matched']) {
+      expect(message).toContain(part);
+    }
+  });
+
+  it('tells a workload controller that its ServiceAccount needs the grant', () => {
+    const controller = { username: 'system:serviceaccount:kube-system:replicaset-controller', groups: [], extra: {} };
+    const decision = decideValidation(facts({ user: controller, authorization: { allowed: false, reason: '' } }));
+    expect(decision.status?.message).toContain('workload controller');
+    const operatorPod = restorePod({ spec: { affinity: pinnedAffinity() } });
+    (operatorPod.metadata as JsonObject).ownerReferences = [{ kind: 'Foo', name: 'x', uid: '1', apiVersion: 'x/v1', controller: true }];
+    const operator = { username: 'system:serviceaccount:ops:my-operator', groups: [], extra: {} };
+    expect(decideValidation(facts({ pod: operatorPod, user: operator, authorization: { allowed: false, reason: '' } })).status?.message).toContain('workload controller');
+    expect(decideValidation(facts({ authorization: { allowed: false, reason: '' } })).status?.message).not.toContain('workload controller');
+  });
+
+  it('denies a checkpoint that is missing, unplaced, not ready or has no template', () => {
+    expect(decideValidation(facts({ checkpoint: undefined })).outcome).toBe('checkpoint-not-found');
+    expect(decideValidation(facts({ checkpoint: readyCheckpoint({ nodeName: undefined }) })).outcome).toBe('checkpoint-not-placed');
+    const notReady = decideValidation(facts({ checkpoint: readyCheckpoint({ ready: false, notReadyReason: 'CheckpointInProgress' }) }));
+    expect(notReady.status?.code).toBe(403);
+    expect(notReady.status?.message).toContain('CheckpointInProgress');
+    expect(decideValidation(facts({ checkpoint: readyCheckpoint({ template: undefined }) })).outcome).toBe('checkpoint-without-template');
+  });
+
+  it('re-checks the pin on the final object (another webhook may have undone it)', () => {
+    const unpinned = decideValidation(facts({ pod: restorePod() }));
+    expect(unpinned.status?.code).toBe(403);
+    expect(unpinned.outcome).toBe('not-pinned');
+    const elsewhere = decideValidation(facts({ pod: restorePod({ spec: { affinity: pinnedAffinity('node-b') } }) }));
+    expect(elsewhere.outcome).toBe('not-pinned');
+  });
+
+  describe('restore options', () => {
+    const ref = { name: 'ckpt', options: { tcp: 'close', 'secret-ish': 's3cr3t-value' } };
+    const withRuntime = restorePod({ spec: { affinity: pinnedAffinity(), runtimeClassName: 'gvisor' } });
+
+    it('requires spec.runtimeClassName (422)', () => {
+      const decision = decideValidation(facts({ ref }));
+      expect(decision.status).toMatchObject({ code: 422, reason: 'Invalid' });
+    });
+
+    it('requires a readable RuntimeClass', () => {
+      expect(decideValidation(facts({ ref, pod: withRuntime, runtimeClass: null })).outcome).toBe('runtime-class-not-found');
+    });
+
+    it('requires every key in allowedRestoreOptions and never echoes values', () => {
+      const decision = decideValidation(facts({ ref, pod: withRuntime, runtimeClass: { name: 'gvisor', allowedRestoreOptions: ['tcp'] } }));
+      expect(decision.status?.code).toBe(403);
+      expect(decision.status?.message).toContain('"secret-ish"');
+      expect(JSON.stringify(decision)).not.toContain('s3cr3t-value');
+      expect(JSON.stringify(decision)).not.toContain('close');
+    });
+
+    it('allows options the RuntimeClass lists (runtimeClassName is part of the template match)', () => {
+      const checkpoint = readyCheckpoint({ template: { spec: podSpec({ runtimeClassName: 'gvisor' }) } });
+      const decision = decideValidation(facts({ ref, pod: withRuntime, checkpoint, runtimeClass: { name: 'gvisor', allowedRestoreOptions: ['tcp', 'secret-ish'] } }));
+      expect(decision.allowed).toBe(true);
+    });
+  });
+
+  describe('spec equality', () => {
+    it('ignores nodeName, restoreFrom, ephemeralContainers and schedulingGates, and accounts for the pin', () => {
+      const pod = restorePod({ spec: { affinity: pinnedAffinity(), schedulingGates: [{ name: 'g' }], ephemeralContainers: [{ name: 'dbg', image: 'busybox' }] } });
+      expect(decideValidation(facts({ pod })).allowed).toBe(true);
+    });
+
+    it('normalises quantities and treats absent as empty', () => {
+      const spec = podSpec({ affinity: pinnedAffinity(), tolerations: [] });
+      const containers = spec.containers as JsonObject[];
+      (containers[0] as JsonObject).resources = { requests: { cpu: '0.5', memory: '1024Mi' }, limits: { cpu: '1000m', memory: '1Gi' } };
+      expect(decideValidation(facts({ pod: restorePod({ spec }) })).allowed).toBe(true);
+    });
+
+    it('keeps the template affinity and adds only the pin to it', () => {
+      const zone = { key: 'zone', operator: 'In', values: ['z1'] };
+      const template = { spec: podSpec({ affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [zone] }] } } } }) };
+      const pinned = { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [zone], matchFields: [{ key: 'metadata.name', operator: 'In', values: [NODE] }] }] } } };
+      const checkpoint: PodCheckpoint = readyCheckpoint({ template });
+      expect(decideValidation(facts({ checkpoint, pod: restorePod({ spec: { affinity: pinned } }) })).allowed).toBe(true);
+    });
+
+    it('denies 422 naming every differing field path', () => {
+      const spec = podSpec({ affinity: pinnedAffinity(), hostNetwork: true });
+      (((spec.containers as JsonObject[])[0] as JsonObject).image as unknown) = 'registry.example/evil@sha256:2222';
+      const decision = decideValidation(facts({ pod: restorePod({ spec }) }));
+      expect(decision.status).toMatchObject({ code: 422, reason: 'Invalid' });
+      expect(decision.status?.message).toContain('spec.containers[0].image');
+      expect(decision.status?.message).toContain('spec.hostNetwork');
+    });
+
+    it('caps a long list of differences', () => {
+      const env = Array.from({ length: 40 }, (_, i) => ({ name: `V${i}`, value: 'x' }));
+      const spec = podSpec({ affinity: pinnedAffinity() });
+      ((spec.containers as JsonObject[])[0] as JsonObject).env = env;
+      const message = decideValidation(facts({ pod: restorePod({ spec }) })).status?.message ?? '';
+      expect(message).toMatch(/and \d+ more$/);
+    });
+  });
+});
+
+describe('oracle: an unauthorized requester learns nothing about the checkpoint', () => {
+  const variants: Array<[string, PodCheckpoint | undefined]> = [
+    ['existing and ready', readyCheckpoint()],
+    ['missing', undefined],
+    ['not ready', readyCheckpoint({ ready: false, notReadyReason: 'CheckpointInProgress' })],
+    ['on another node', readyCheckpoint({ nodeName: 'secret-node' })],
+    ['without a node', readyCheckpoint({ nodeName: undefined })],
+    ['without a template', readyCheckpoint({ template: undefined })],
+  ];
+  for (const decide of [decideMutation, decideValidation]) {
+    it(`${decide.name} answers identically`, () => {
+      const answers = variants.map(([, checkpoint]) =>
+        JSON.stringify(decide(facts({ checkpoint, authorization: { allowed: false, reason: '' } }))),
+      );
+      expect(new Set(answers).size).toBe(1);
+      expect(answers[0]).not.toContain('secret-node');
+      expect(answers[0]).not.toContain(NODE);
+    });
+  }
+});

@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { restoreFieldOf } from '../../src/restore/reference.js';
+import { concernsRestore } from '../../src/restore/scope.js';
+import { createRequest, restorePod } from '../support/fixtures.js';
+
+describe('restoreFieldOf', () => {
+  it('reads the object shape with options', () => {
+    expect(restoreFieldOf(restorePod({ checkpoint: { name: 'c', options: { tcp: 'close' } } }))).toEqual({
+      kind: 'ref',
+      ref: { name: 'c', options: { tcp: 'close' } },
+    });
+  });
+
+  it('reads the early plain-string shape', () => {
+    expect(restoreFieldOf(restorePod({ checkpoint: 'c' }))).toEqual({ kind: 'ref', ref: { name: 'c', options: {} } });
+  });
+
+  it('treats a missing, null, empty or nameless restoreFrom as absent', () => {
+    expect(restoreFieldOf({ spec: {} }).kind).toBe('absent');
+    expect(restoreFieldOf({ spec: { restoreFrom: null } }).kind).toBe('absent');
+    expect(restoreFieldOf({ spec: { restoreFrom: '' } }).kind).toBe('absent');
+    expect(restoreFieldOf({ spec: { restoreFrom: {} } }).kind).toBe('absent');
+    expect(restoreFieldOf(undefined).kind).toBe('absent');
+  });
+
+  it('reports shapes that cannot be honoured instead of ignoring them', () => {
+    expect(restoreFieldOf({ spec: { restoreFrom: 42 } }).kind).toBe('malformed');
+    expect(restoreFieldOf({ spec: { restoreFrom: ['c'] } }).kind).toBe('malformed');
+    expect(restoreFieldOf({ spec: { restoreFrom: { name: 7 } } }).kind).toBe('malformed');
+    expect(restoreFieldOf({ spec: { restoreFrom: { name: 'c', options: { a: 1 } } } }).kind).toBe('malformed');
+    expect(restoreFieldOf({ spec: { restoreFrom: { name: 'c', options: 'x' } } }).kind).toBe('malformed');
+    expect(restoreFieldOf({ spec: { restoreFrom: { options: { a: 'b' } } } }).kind).toBe('malformed');
+  });
+});
+
+describe('concernsRestore', () => {
+  const pod = restorePod();
+  it('takes Pod CREATE and UPDATE of the main resource', () => {
+    expect(concernsRestore(createRequest(pod))).toBe(true);
+    expect(concernsRestore(createRequest(pod, { operation: 'UPDATE', oldObject: pod }))).toBe(true);
+  });
+
+  it('takes UPDATE through resize and ephemeralcontainers only', () => {
+    for (const subResource of ['resize', 'ephemeralcontainers']) {
+      expect(concernsRestore(createRequest(pod, { operation: 'UPDATE', oldObject: pod, subResource }))).toBe(true);
+      expect(concernsRestore(createRequest(pod, { operation: 'CREATE', subResource }))).toBe(false);
+    }
+    for (const subResource of ['status', 'binding', 'eviction', 'exec']) {
+      expect(concernsRestore(createRequest(pod, { operation: 'UPDATE', oldObject: pod, subResource }))).toBe(false);
+    }
+  });
+
+  it('takes a restoreFrom found only in the old object (its removal)', () => {
+    expect(concernsRestore(createRequest({ spec: {} }, { operation: 'UPDATE', oldObject: pod }))).toBe(true);
+  });
+
+  it('leaves other resources, groups, operations and ordinary Pods alone', () => {
+    expect(concernsRestore(createRequest({ spec: {} }))).toBe(false);
+    expect(concernsRestore(createRequest(pod, { resource: 'deployments', group: 'apps' }))).toBe(false);
+    expect(concernsRestore(createRequest(pod, { group: 'example.com' }))).toBe(false);
+    expect(concernsRestore(createRequest(pod, { operation: 'DELETE', oldObject: pod }))).toBe(false);
+    expect(concernsRestore(createRequest(pod, { operation: 'CONNECT' }))).toBe(false);
+  });
+});

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import type { JsonObject } from '../../src/restore/json.js';
+import { decideUpdate } from '../../src/restore/update-rules.js';
+import { restorePod } from '../support/fixtures.js';
+
+function withStatus(pod: JsonObject, restored: 'True' | 'False' | 'Unknown' | undefined): JsonObject {
+  return restored ? { ...pod, status: { conditions: [{ type: 'PodRestored', status: restored }] } } : pod;
+}
+function edit(pod: JsonObject, change: (spec: JsonObject) => void): JsonObject {
+  const copy = structuredClone(pod);
+  change(copy.spec as JsonObject);
+  return copy;
+}
+
+describe('decideUpdate', () => {
+  const old = restorePod({ spec: { schedulingGates: [{ name: 'a' }, { name: 'b' }] } });
+
+  it('rejects any change to restoreFrom with 422 (change, remove, add)', () => {
+    const changed = edit(old, (s) => (s.restoreFrom = { name: 'other' }));
+    const removed = edit(old, (s) => delete s.restoreFrom);
+    const plain = edit(old, (s) => delete s.restoreFrom);
+    for (const [from, to] of [[old, changed], [old, removed], [plain, old]] as const) {
+      const decision = decideUpdate(withStatus(from, 'True'), to);
+      expect(decision.status).toMatchObject({ code: 422, reason: 'Invalid' });
+    }
+    const optionChanged = edit(old, (s) => (s.restoreFrom = { name: 'ckpt', options: { tcp: 'close' } }));
+    expect(decideUpdate(old, optionChanged).outcome).toBe('restore-from-changed');
+  });
+
+  it('freezes the spec until PodRestored=True (403), naming the fields', () => {
+    const image = edit(old, (s) => (((s.containers as JsonObject[])[0] as JsonObject).image = 'other'));
+    for (const status of [undefined, 'Unknown', 'False'] as const) {
+      const decision = decideUpdate(withStatus(old, status), image);
+      expect(decision.status).toMatchObject({ code: 403, reason: 'Forbidden' });
+      expect(decision.status?.message).toContain('spec.containers[0].image');
+    }
+    expect(decideUpdate(withStatus(old, 'True'), image).allowed).toBe(true);
+  });
+
+  it('allows removing scheduling gates, not adding, renaming or reordering them', () => {
+    expect(decideUpdate(old, edit(old, (s) => (s.schedulingGates = [{ name: 'b' }]))).allowed).toBe(true);
+    expect(decideUpdate(old, edit(old, (s) => delete s.schedulingGates)).allowed).toBe(true);
+    expect(decideUpdate(old, edit(old, (s) => (s.schedulingGates = [{ name: 'a' }, { name: 'b' }, { name: 'c' }]))).allowed).toBe(false);
+    expect(decideUpdate(old, edit(old, (s) => (s.schedulingGates = [{ name: 'x' }]))).allowed).toBe(false);
+    expect(decideUpdate(old, edit(old, (s) => (s.schedulingGates = [{ name: 'b' }, { name: 'a' }]))).allowed).toBe(false);
+  });
+
+  it('lets metadata changes pass', () => {
+    const labelled = { ...structuredClone(old), metadata: { name: 'restored', namespace: 'team-a', labels: { x: 'y' } } };
+    expect(decideUpdate(old, labelled).allowed).toBe(true);
+  });
+
+  it('freezes resources and ephemeral containers as well (resize, ephemeralcontainers)', () => {
+    const resized = edit(old, (s) => (((s.containers as JsonObject[])[0] as JsonObject).resources = { limits: { cpu: '2' } }));
+    const debug = edit(old, (s) => (s.ephemeralContainers = [{ name: 'dbg', image: 'busybox' }]));
+    expect(decideUpdate(old, resized).outcome).toBe('spec-frozen');
+    expect(decideUpdate(old, debug).outcome).toBe('spec-frozen');
+  });
+});
