@@ -1,4 +1,4 @@
-import { compare } from 'fast-json-patch';
+import jsonPatch from 'fast-json-patch';
 import type { Policy } from '../policy/policy.js';
 import { allow, deny, type Decision } from './decision.js';
 import { objectAt, stringAt, type JsonObject } from './json.js';
@@ -84,7 +84,7 @@ export function decideMutation(facts: CreateFacts): Decision {
   if (nodeNameSet) return { ...nodeNameSet, auditAnnotations: { ...audit, ...nodeNameSet.auditAnnotations } };
 
   const spec = objectAt(facts.pod, 'spec') ?? {};
-  const patch = compare(facts.pod, { ...facts.pod, spec: pinSpec(spec, resolved.node) });
+  const patch = jsonPatch.compare(facts.pod, { ...facts.pod, spec: pinSpec(spec, resolved.node) });
   if (patch.length === 0) return allow('already-pinned', { ...audit, decision: 'allowed' });
   return { ...allow('pinned', { ...audit, decision: 'pinned' }), patch };
 }

@@ -1,0 +1,50 @@
+import type { PodCheckpoint, RuntimeClassInfo } from '../../src/restore/model.js';
+import type { Deadline } from '../../src/restore/ports.js';
+import { defaultPolicy } from '../../src/policy/policy.js';
+import type { ReviewerPorts } from '../../src/restore/reviewer.js';
+
+/** In-memory ports that record every call, for tests of the reviewer and the server. */
+export class FakePorts {
+  readonly calls: string[] = [];
+  /** "user/namespace/name" entries that may restore. */
+  readonly grants = new Set<string>();
+  readonly checkpoints = new Map<string, PodCheckpoint>();
+  readonly runtimeClasses = new Map<string, RuntimeClassInfo>();
+  /** Thrown by every port while set. */
+  failure?: Error;
+
+  ports(): ReviewerPorts {
+    const fail = () => {
+      if (this.failure) throw this.failure;
+    };
+    return {
+      authorizer: {
+        authorize: async (user, access) => {
+          this.calls.push(`authorize ${user.username} ${access.namespace}/${access.name}`);
+          fail();
+          return { allowed: this.grants.has(`${user.username}/${access.namespace}/${access.name}`), reason: '' };
+        },
+      },
+      checkpoints: {
+        get: async (namespace, name) => {
+          this.calls.push(`checkpoint ${namespace}/${name}`);
+          fail();
+          return this.checkpoints.get(`${namespace}/${name}`);
+        },
+      },
+      runtimeClasses: {
+        get: async (name) => {
+          this.calls.push(`runtimeclass ${name}`);
+          fail();
+          return this.runtimeClasses.get(name);
+        },
+      },
+      policy: defaultPolicy,
+    };
+  }
+}
+
+export function deadlineIn(ms: number): Deadline {
+  const end = performance.now() + ms;
+  return { signal: AbortSignal.timeout(ms), remainingMs: () => Math.max(end - performance.now(), 0) };
+}

@@ -1,0 +1,103 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { DependencyError } from '../../src/restore/ports.js';
+import { RestoreReviewer } from '../../src/restore/reviewer.js';
+import { createRequest, pinnedAffinity, readyCheckpoint, restorePod } from '../support/fixtures.js';
+import { deadlineIn, FakePorts } from '../support/fake-ports.js';
+
+describe('RestoreReviewer', () => {
+  let fake: FakePorts;
+  let reviewer: RestoreReviewer;
+  beforeEach(() => {
+    fake = new FakePorts();
+    fake.checkpoints.set('team-a/ckpt', readyCheckpoint());
+    reviewer = new RestoreReviewer(fake.ports());
+  });
+  const pinned = () => restorePod({ spec: { affinity: pinnedAffinity() } });
+
+  it('allows a Pod without restoreFrom with no outbound call', async () => {
+    const decision = await reviewer.review('validate', createRequest({ spec: { containers: [] } }), deadlineIn(1000));
+    expect(decision.allowed).toBe(true);
+    expect(fake.calls).toEqual([]);
+  });
+
+  it('never reads the checkpoint for an unauthorized requester', async () => {
+    for (const webhook of ['mutate', 'validate'] as const) {
+      const decision = await reviewer.review(webhook, createRequest(pinned()), deadlineIn(1000));
+      expect(decision.status?.code).toBe(403);
+    }
+    expect(fake.calls).toEqual(['authorize alice team-a/ckpt', 'authorize alice team-a/ckpt']);
+  });
+
+  it('authorizes, then reads the checkpoint, then allows', async () => {
+    fake.grants.add('alice/team-a/ckpt');
+    const decision = await reviewer.review('validate', createRequest(pinned()), deadlineIn(1000));
+    expect(decision.allowed).toBe(true);
+    expect(fake.calls).toEqual(['authorize alice team-a/ckpt', 'checkpoint team-a/ckpt']);
+  });
+
+  it('reads the RuntimeClass only when restore options ask for it', async () => {
+    fake.grants.add('alice/team-a/ckpt');
+    const pod = restorePod({ checkpoint: { name: 'ckpt', options: { tcp: 'close' } }, spec: { affinity: pinnedAffinity(), runtimeClassName: 'gvisor' } });
+    await reviewer.review('validate', createRequest(pod), deadlineIn(1000));
+    expect(fake.calls).toContain('runtimeclass gvisor');
+  });
+
+  it('uses the namespace of the Pod when the request has none', async () => {
+    fake.grants.add('alice/team-a/ckpt');
+    const decision = await reviewer.review('mutate', createRequest(restorePod(), { namespace: '' }), deadlineIn(1000));
+    expect(decision.allowed).toBe(true);
+  });
+
+  it('denies a malformed restoreFrom with 422 and no outbound call', async () => {
+    const decision = await reviewer.review('validate', createRequest({ spec: { restoreFrom: 42 } }), deadlineIn(1000));
+    expect(decision.status?.code).toBe(422);
+    expect(fake.calls).toEqual([]);
+  });
+
+  it.each([
+    ['unreachable', 503, 'could not be reached'],
+    ['timeout', 504, 'timed out'],
+    ['server-error', 503, 'HTTP 500'],
+    ['evaluation-error', 500, 'webhook authorizer failed'],
+  ] as const)('fails closed when a port fails (%s)', async (failure, code, text) => {
+    fake.failure = new DependencyError(failure, text);
+    for (const webhook of ['mutate', 'validate'] as const) {
+      const decision = await reviewer.review(webhook, createRequest(pinned()), deadlineIn(1000));
+      expect(decision.allowed).toBe(false);
+      expect(decision.status?.code).toBe(code);
+      expect(decision.status?.message).toContain(text);
+      expect(decision.status?.message).toContain('authorization');
+    }
+  });
+
+  it('fails closed when the checkpoint lookup fails after authorization', async () => {
+    fake.grants.add('alice/team-a/ckpt');
+    const ports = fake.ports();
+    ports.checkpoints = { get: async () => Promise.reject(new DependencyError('unreachable', 'connection refused')) };
+    const decision = await new RestoreReviewer(ports).review('validate', createRequest(pinned()), deadlineIn(1000));
+    expect(decision.allowed).toBe(false);
+    expect(decision.status?.message).toContain('checkpoint lookup');
+  });
+
+  it('denies without calling out when the deadline is already spent', async () => {
+    fake.grants.add('alice/team-a/ckpt');
+    const decision = await reviewer.review('validate', createRequest(pinned()), deadlineIn(0));
+    expect(decision.status?.code).toBe(504);
+    expect(fake.calls).toEqual([]);
+  });
+
+  it('lets an unexpected error propagate (the admission layer turns it into a 500 denial)', async () => {
+    fake.failure = new TypeError('bug');
+    await expect(reviewer.review('validate', createRequest(pinned()), deadlineIn(1000))).rejects.toThrow('bug');
+  });
+
+  it('validates UPDATE with no outbound call and does not mutate it', async () => {
+    const old = pinned();
+    const next = structuredClone(old);
+    (next.spec as { restoreFrom: unknown }).restoreFrom = { name: 'other' };
+    const request = createRequest(next, { operation: 'UPDATE', oldObject: old });
+    expect((await reviewer.review('validate', request, deadlineIn(1000))).status?.code).toBe(422);
+    expect((await reviewer.review('mutate', request, deadlineIn(1000))).allowed).toBe(true);
+    expect(fake.calls).toEqual([]);
+  });
+});
