@@ -1,5 +1,4 @@
 import type { PodCheckpoint, RuntimeClassInfo } from '../../src/restore/model.js';
-import type { Deadline } from '../../src/restore/ports.js';
 import { defaultPolicy } from '../../src/policy/policy.js';
 import type { ReviewerPorts } from '../../src/restore/reviewer.js';
 
@@ -42,9 +41,4 @@ export class FakePorts {
       policy: defaultPolicy,
     };
   }
-}
-
-export function deadlineIn(ms: number): Deadline {
-  const end = performance.now() + ms;
-  return { signal: AbortSignal.timeout(ms), remainingMs: () => Math.max(end - performance.now(), 0) };
 }

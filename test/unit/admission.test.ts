@@ -8,7 +8,8 @@ import { createMetrics } from '../../src/observability/metrics.js';
 import { allow, deny } from '../../src/restore/decision.js';
 import { RestoreReviewer } from '../../src/restore/reviewer.js';
 import { pinnedAffinity, restorePod, reviewBody } from '../support/fixtures.js';
-import { deadlineIn, FakePorts } from '../support/fake-ports.js';
+import { deadlineIn } from '../support/deadlines.js';
+import { FakePorts } from '../support/fake-ports.js';
 
 describe('parseReview', () => {
   it('reads a well-formed v1 review', () => {

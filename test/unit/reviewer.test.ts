@@ -2,7 +2,8 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { DependencyError } from '../../src/restore/ports.js';
 import { RestoreReviewer } from '../../src/restore/reviewer.js';
 import { createRequest, pinnedAffinity, readyCheckpoint, restorePod } from '../support/fixtures.js';
-import { deadlineIn, FakePorts } from '../support/fake-ports.js';
+import { deadlineIn } from '../support/deadlines.js';
+import { FakePorts } from '../support/fake-ports.js';
 
 describe('RestoreReviewer', () => {
   let fake: FakePorts;

@@ -1,0 +1,94 @@
+import { parseArgs } from 'node:util';
+import type { LevelWithSilent } from 'pino';
+import { LOG_LEVELS } from '../observability/logger.js';
+import { parseDuration } from '../policy/duration.js';
+
+export interface ServeOptions {
+  port: number;
+  bindAddress: string;
+  tlsCertFile?: string;
+  tlsPrivateKeyFile?: string;
+  /** Where the development certificate goes when no certificate files are given. */
+  devCertDir: string;
+  metricsPort: number;
+  kubeconfig?: string;
+  policyFile?: string;
+  logLevel: LevelWithSilent;
+  /** How long to keep serving after SIGTERM before closing listeners (endpoints need time to update). */
+  shutdownDelayMs: number;
+}
+
+export const USAGE = `restore-guard: admission webhook that decides who may restore a Pod from a PodCheckpoint
+
+Usage:
+  restore-guard serve [flags]
+  restore-guard --help | --version
+
+Flags of serve:
+  --port N                      HTTPS port for POST /mutate and /validate (default 8443)
+  --bind-address ADDR           address to listen on (default 0.0.0.0)
+  --tls-cert-file PATH          serving certificate (PEM); with --tls-private-key-file
+  --tls-private-key-file PATH   serving key (PEM). Without both, a self-signed development
+                                certificate is made in --dev-cert-dir and reused
+  --dev-cert-dir DIR            where the development certificate goes (default certs/dev)
+  --metrics-port N              plain HTTP for /healthz, /readyz, /metrics (default 8080)
+  --kubeconfig PATH             API server access (default: in-cluster, else $KUBECONFIG,
+                                else ~/.kube/config; with none, restores are denied)
+  --policy-file PATH            RestorePolicy YAML (default: built-in defaults)
+  --log-level LEVEL             ${LOG_LEVELS.join('|')} (default info)
+  --shutdown-delay DURATION     keep serving this long after SIGTERM (default 0s)
+`;
+
+export class UsageError extends Error {}
+
+function port(value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`${flag} must be a port number, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+export function parseServeOptions(args: string[]): ServeOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        port: { type: 'string' },
+        'bind-address': { type: 'string' },
+        'tls-cert-file': { type: 'string' },
+        'tls-private-key-file': { type: 'string' },
+        'dev-cert-dir': { type: 'string' },
+        'metrics-port': { type: 'string' },
+        kubeconfig: { type: 'string' },
+        'policy-file': { type: 'string' },
+        'log-level': { type: 'string' },
+        'shutdown-delay': { type: 'string' },
+      },
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const logLevel = (values['log-level'] ?? 'info') as LevelWithSilent;
+  if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  if (Boolean(values['tls-cert-file']) !== Boolean(values['tls-private-key-file'])) {
+    throw new UsageError('--tls-cert-file and --tls-private-key-file go together');
+  }
+  const shutdownDelayMs = parseDuration(values['shutdown-delay'] ?? '0s');
+  if (shutdownDelayMs === undefined) throw new UsageError('--shutdown-delay must be a duration such as 5s');
+  const options: ServeOptions = {
+    port: port(values.port, '--port', 8443),
+    bindAddress: values['bind-address'] ?? '0.0.0.0',
+    devCertDir: values['dev-cert-dir'] ?? 'certs/dev',
+    metricsPort: port(values['metrics-port'], '--metrics-port', 8080),
+    logLevel,
+    shutdownDelayMs,
+  };
+  if (values['tls-cert-file']) options.tlsCertFile = values['tls-cert-file'];
+  if (values['tls-private-key-file']) options.tlsPrivateKeyFile = values['tls-private-key-file'];
+  if (values.kubeconfig) options.kubeconfig = values.kubeconfig;
+  if (values['policy-file']) options.policyFile = values['policy-file'];
+  return options;
+}

@@ -1,0 +1,243 @@
+import { STATUS_CODES } from 'node:http';
+import {
+  ApiException,
+  Observable,
+  type ConfigurationOptions,
+  type ObservableMiddleware,
+  type RequestContext,
+  type ResponseContext,
+} from '@kubernetes/client-node';
+import { DependencyError, type Deadline } from '../restore/ports.js';
+
+// setTimeout cannot wait longer than this; longer waits are re-armed.
+const MAX_TIMER_MS = 2_147_483_647;
+
+export interface DeadlineScope {
+  /** Aborts when the deadline's signal aborts or its remainingMs() reaches 0. */
+  readonly signal: AbortSignal;
+  dispose(): void;
+}
+
+/**
+ * Follows a Deadline both ways: its signal, and a timer on remainingMs() that is re-checked when it
+ * fires, so a deadline that grows (a merged call whose waiters come and go) is followed too.
+ */
+export function deadlineScope(deadline: Deadline): DeadlineScope {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const dispose = (): void => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    deadline.signal.removeEventListener('abort', expire);
+  };
+  function expire(): void {
+    dispose();
+    if (!controller.signal.aborted) {
+      controller.abort(new DOMException('the deadline has passed', 'TimeoutError'));
+    }
+  }
+  const check = (): void => {
+    timer = undefined;
+    const left = deadline.remainingMs();
+    if (!(left > 0)) expire();
+    else timer = setTimeout(check, Math.min(Math.ceil(left), MAX_TIMER_MS));
+  };
+  if (deadline.signal.aborted) expire();
+  else {
+    deadline.signal.addEventListener('abort', expire, { once: true });
+    check();
+  }
+  return { signal: controller.signal, dispose };
+}
+
+/** Settles with `promise`, or rejects with the signal's reason as soon as it aborts. */
+export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => {
+      // The abandoned promise still settles later; nobody waits for it.
+      promise.catch(() => undefined);
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+/** Builds per-call options for a generated client-node API: the request carries `signal`. */
+export function callOptions(signal: AbortSignal, dispatchers?: SharedDispatcher): ConfigurationOptions {
+  const middleware: ObservableMiddleware[] = [signalMiddleware(signal)];
+  if (dispatchers) middleware.push(dispatchers.middleware);
+  // 'append' keeps the User-Agent middleware that makeApiClient installs.
+  return { middleware, middlewareMergeStrategy: 'append' };
+}
+
+function signalMiddleware(signal: AbortSignal): ObservableMiddleware {
+  return {
+    pre: (context: RequestContext) => {
+      context.setSignal(signal);
+      return new Observable(Promise.resolve(context));
+    },
+    post: (response: ResponseContext) => new Observable(Promise.resolve(response)),
+  };
+}
+
+/**
+ * Runs one API call bounded by the deadline. The signal aborts the HTTP request (client-node hands it to
+ * fetch); the race also covers the time client-node spends before fetch (auth plugins, token files).
+ * Every failure comes out as a DependencyError.
+ */
+export async function callWithDeadline<T>(
+  deadline: Deadline,
+  what: string,
+  call: (options: ConfigurationOptions) => Promise<T>,
+  dispatchers?: SharedDispatcher,
+): Promise<T> {
+  const scope = deadlineScope(deadline);
+  try {
+    if (scope.signal.aborted) throw timeoutError(what);
+    return await raceAbort(call(callOptions(scope.signal, dispatchers)), scope.signal);
+  } catch (err) {
+    if (scope.signal.aborted && !(err instanceof ApiException)) throw timeoutError(what, err);
+    throw toDependencyError(err, what);
+  } finally {
+    scope.dispose();
+  }
+}
+
+export function timeoutError(what: string, cause?: unknown): DependencyError {
+  return new DependencyError('timeout', `${what}: no answer from the Kubernetes API server before the deadline`, {
+    cause,
+  });
+}
+
+/** The HTTP status of a failed client-node call, when the server answered at all. */
+export function httpStatusOf(err: unknown): number | undefined {
+  if (err instanceof ApiException) return err.code;
+  // client-node's Watch reports a non-200 answer as a plain Error with `statusCode`.
+  if (err instanceof Error && 'statusCode' in err && typeof err.statusCode === 'number') return err.statusCode;
+  return undefined;
+}
+
+/** Maps any client-node failure onto the port's DependencyError. */
+export function toDependencyError(err: unknown, what: string): DependencyError {
+  if (err instanceof DependencyError) return err;
+  const status = httpStatusOf(err);
+  if (status !== undefined) {
+    const detail = err instanceof ApiException ? statusMessage(err.body) : undefined;
+    const text = STATUS_CODES[status] ?? 'error';
+    return new DependencyError(
+      'server-error',
+      `${what}: the Kubernetes API server answered HTTP ${status} ${text}${detail ? `: ${detail}` : ''}`,
+      { cause: err },
+    );
+  }
+  if (isAbort(err)) return timeoutError(what, err);
+  if (err instanceof SyntaxError) {
+    return new DependencyError('server-error', `${what}: the Kubernetes API server sent an unreadable answer`, {
+      cause: err,
+    });
+  }
+  const code = networkCode(err);
+  const message = err instanceof Error ? err.message : String(err);
+  return new DependencyError(
+    'unreachable',
+    `${what}: the Kubernetes API server could not be reached (${code ?? message})`,
+    { cause: err },
+  );
+}
+
+export function isAbort(err: unknown): boolean {
+  return (
+    (err instanceof Error || err instanceof DOMException) && (err.name === 'AbortError' || err.name === 'TimeoutError')
+  );
+}
+
+/** The first errno-style code (ECONNREFUSED, ENOTFOUND, UND_ERR_SOCKET...) in an error's cause chain. */
+export function networkCode(err: unknown): string | undefined {
+  const seen = new Set<unknown>();
+  const queue: unknown[] = [err];
+  while (queue.length > 0) {
+    const current = queue.shift();
+    if (typeof current !== 'object' || current === null || seen.has(current)) continue;
+    seen.add(current);
+    if ('code' in current && typeof current.code === 'string') return current.code;
+    if ('cause' in current) queue.push(current.cause);
+    // Happy eyeballs reports one error per address.
+    if (current instanceof AggregateError) queue.push(...(current.errors as unknown[]));
+  }
+  return undefined;
+}
+
+/** `message` of a Kubernetes Status body (client-node hands it over as text or as parsed JSON). */
+function statusMessage(body: unknown): string | undefined {
+  let parsed: unknown = body;
+  if (typeof body === 'string') {
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return undefined;
+    }
+  }
+  if (typeof parsed === 'object' && parsed !== null && 'message' in parsed && typeof parsed.message === 'string') {
+    return parsed.message.length > 300 ? `${parsed.message.slice(0, 300)}...` : parsed.message;
+  }
+  return undefined;
+}
+
+type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
+
+/**
+ * client-node 2.x builds a new undici Agent for every request when the cluster has TLS material (every
+ * real cluster), so each call pays a TLS handshake and leaves idle sockets behind. This keeps the first
+ * one and reuses it, replacing it after `maxAgeMs` so rotated certificates are picked up.
+ */
+export class SharedDispatcher {
+  private current: { dispatcher: Dispatcher; since: number } | undefined;
+
+  constructor(
+    private readonly maxAgeMs = 5 * 60_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  readonly middleware: ObservableMiddleware = {
+    pre: (context: RequestContext) => {
+      const fresh = context.getDispatcher();
+      if (fresh) context.setDispatcher(this.pick(fresh));
+      return new Observable(Promise.resolve(context));
+    },
+    post: (response: ResponseContext) => new Observable(Promise.resolve(response)),
+  };
+
+  pick(fresh: Dispatcher): Dispatcher {
+    const now = this.now();
+    if (this.current && now - this.current.since < this.maxAgeMs) {
+      // Never used, so it holds no sockets; closing it is only tidy.
+      if (fresh !== this.current.dispatcher) void fresh.close().catch(() => undefined);
+      return this.current.dispatcher;
+    }
+    const old = this.current;
+    this.current = { dispatcher: fresh, since: now };
+    // close() lets requests in flight finish.
+    if (old && old.dispatcher !== fresh) void old.dispatcher.close().catch(() => undefined);
+    return fresh;
+  }
+
+  close(): void {
+    const old = this.current;
+    this.current = undefined;
+    if (old) void old.dispatcher.close().catch(() => undefined);
+  }
+}

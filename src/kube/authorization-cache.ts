@@ -1,0 +1,205 @@
+import type { Metrics } from '../observability/metrics.js';
+import type { AuthorizationAnswer, RestoreAccess, UserInfo } from '../restore/model.js';
+import type { Authorizer, Deadline } from '../restore/ports.js';
+import { deadlineScope, raceAbort, timeoutError } from './api-call.js';
+
+export interface AuthorizationCacheSettings {
+  /** How long an allowed answer is reused; 0 disables caching of allowed answers. */
+  allowedTtlMs: number;
+  /** How long a denied answer is reused; kept shorter so a new grant takes effect quickly. */
+  deniedTtlMs: number;
+  maxEntries: number;
+}
+
+export interface CachedAuthorizerOptions extends Partial<AuthorizationCacheSettings> {
+  now?: () => number;
+  metrics?: Metrics;
+}
+
+interface Entry {
+  answer: AuthorizationAnswer;
+  storedAt: number;
+}
+
+/** The deadline of a shared call: it lasts as long as the longest waiter still waiting. */
+class SharedDeadline implements Deadline {
+  private readonly controller = new AbortController();
+  private readonly waiters = new Set<Deadline>();
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  remainingMs(): number {
+    let most = 0;
+    for (const waiter of this.waiters) most = Math.max(most, waiter.remainingMs());
+    return most;
+  }
+
+  join(waiter: Deadline): void {
+    this.waiters.add(waiter);
+  }
+
+  /** Once nobody waits, the call is abandoned so a hanging API server does not collect requests. */
+  leave(waiter: Deadline): void {
+    this.waiters.delete(waiter);
+    if (this.waiters.size === 0 && !this.controller.signal.aborted) {
+      this.controller.abort(new DOMException('no caller waits for this answer any more', 'TimeoutError'));
+    }
+  }
+}
+
+interface Flight {
+  promise: Promise<AuthorizationAnswer>;
+  deadline: SharedDeadline;
+}
+
+/**
+ * Caches SubjectAccessReview answers by everything that can change them, and merges identical
+ * concurrent reviews into one call. Errors are never cached.
+ */
+export class CachedAuthorizer implements Authorizer {
+  private settings: AuthorizationCacheSettings;
+  private readonly now: () => number;
+  private readonly metrics: Metrics | undefined;
+  private readonly entries = new Map<string, Entry>();
+  private readonly flights = new Map<string, Flight>();
+  // Bumped by clear(): answers from calls started before it are not stored.
+  private generation = 0;
+
+  constructor(
+    private readonly inner: Authorizer,
+    options: CachedAuthorizerOptions = {},
+  ) {
+    this.settings = { allowedTtlMs: 10_000, deniedTtlMs: 5_000, maxEntries: 10_000 };
+    this.now = options.now ?? Date.now;
+    this.metrics = options.metrics;
+    this.setOptions(options);
+  }
+
+  /** Changes TTLs and size live; TTLs apply to answers already cached too. */
+  setOptions(options: Partial<AuthorizationCacheSettings>): void {
+    const next = { ...this.settings };
+    if (options.allowedTtlMs !== undefined) next.allowedTtlMs = Math.max(0, options.allowedTtlMs);
+    if (options.deniedTtlMs !== undefined) next.deniedTtlMs = Math.max(0, options.deniedTtlMs);
+    if (options.maxEntries !== undefined) next.maxEntries = Math.max(0, Math.floor(options.maxEntries));
+    this.settings = next;
+    this.evict();
+  }
+
+  clear(): void {
+    this.entries.clear();
+    this.flights.clear();
+    this.generation++;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  async authorize(user: UserInfo, access: RestoreAccess, deadline: Deadline): Promise<AuthorizationAnswer> {
+    const key = cacheKey(user, access);
+    const cached = this.lookup(key);
+    if (cached) {
+      this.metrics?.sarCache.inc({ result: 'hit' });
+      return cached;
+    }
+    // Nobody would wait for the answer; do not start a review for it.
+    if (deadline.signal.aborted || !(deadline.remainingMs() > 0)) throw timeoutError('SubjectAccessReview');
+    let flight = this.flights.get(key);
+    // A flight every waiter has left is being aborted; joining it would inherit a timeout that is not ours.
+    if (flight?.deadline.signal.aborted) flight = undefined;
+    if (flight) {
+      this.metrics?.sarCache.inc({ result: 'merged' });
+    } else {
+      this.metrics?.sarCache.inc({ result: 'miss' });
+      flight = this.fly(key, user, access);
+    }
+    return this.wait(flight, deadline);
+  }
+
+  private fly(key: string, user: UserInfo, access: RestoreAccess): Flight {
+    const deadline = new SharedDeadline();
+    const generation = this.generation;
+    // Started on the next microtask: the flight is registered and its first waiter joined before the
+    // inner call reads the deadline, even if the inner authorizer throws synchronously.
+    const promise = Promise.resolve()
+      .then(() => {
+        if (deadline.signal.aborted) throw timeoutError('SubjectAccessReview');
+        return this.inner.authorize(user, access, deadline);
+      })
+      .then((answer) => {
+        if (generation === this.generation) this.store(key, answer);
+        return answer;
+      })
+      .finally(() => {
+        if (this.flights.get(key) === flight) this.flights.delete(key);
+      });
+    const flight: Flight = { promise, deadline };
+    this.flights.set(key, flight);
+    return flight;
+  }
+
+  /** Each waiter keeps its own deadline; leaving early does not stop the call for the others. */
+  private async wait(flight: Flight, deadline: Deadline): Promise<AuthorizationAnswer> {
+    const scope = deadlineScope(deadline);
+    flight.deadline.join(deadline);
+    try {
+      if (scope.signal.aborted) throw timeoutError('SubjectAccessReview');
+      return await raceAbort(flight.promise, scope.signal);
+    } catch (err) {
+      if (scope.signal.aborted) throw timeoutError('SubjectAccessReview', err);
+      throw err;
+    } finally {
+      scope.dispose();
+      flight.deadline.leave(deadline);
+    }
+  }
+
+  private lookup(key: string): AuthorizationAnswer | undefined {
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    const ttl = entry.answer.allowed ? this.settings.allowedTtlMs : this.settings.deniedTtlMs;
+    if (this.now() - entry.storedAt < ttl) return entry.answer;
+    this.entries.delete(key);
+    return undefined;
+  }
+
+  private store(key: string, answer: AuthorizationAnswer): void {
+    const ttl = answer.allowed ? this.settings.allowedTtlMs : this.settings.deniedTtlMs;
+    if (ttl <= 0) return;
+    // Re-inserting moves the key to the end, so Map order stays oldest first.
+    this.entries.delete(key);
+    this.entries.set(key, { answer, storedAt: this.now() });
+    this.evict();
+  }
+
+  private evict(): void {
+    for (const key of this.entries.keys()) {
+      if (this.entries.size <= this.settings.maxEntries) break;
+      this.entries.delete(key);
+    }
+  }
+}
+
+/**
+ * Every field that can change an answer, in a canonical order. JSON of nested arrays cannot collide
+ * the way joined strings can ("a,b" + "c" vs "a" + "b,c").
+ */
+export function cacheKey(user: UserInfo, access: RestoreAccess): string {
+  const extra = Object.entries(user.extra)
+    .map(([name, values]): [string, string[]] => [name, [...values].sort()])
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return JSON.stringify([
+    user.username,
+    user.uid ?? '',
+    [...user.groups].sort(),
+    extra,
+    access.verb,
+    access.group,
+    access.version,
+    access.resource,
+    access.namespace,
+    access.name,
+  ]);
+}

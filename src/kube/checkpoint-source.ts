@@ -1,0 +1,72 @@
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Metrics } from '../observability/metrics.js';
+import { toPodCheckpoint } from '../restore/checkpoint.js';
+import type { PodCheckpoint } from '../restore/model.js';
+import { DependencyError, type CheckpointSource, type Deadline } from '../restore/ports.js';
+import type { KubeLogger } from './logger.js';
+import { CachedObjectReader, type WatchTuning } from './object-reader.js';
+import type { WatchCache } from './watch-cache.js';
+
+export interface KubeCheckpointSourceOptions {
+  kubeConfig: KubeConfig;
+  /** Defaults to the newest upstream revision: node.k8s.io/v1alpha1 podcheckpoints. */
+  group?: string;
+  version?: string;
+  /** Plural resource name. */
+  resource?: string;
+  metrics?: Metrics;
+  logger?: KubeLogger;
+  watch?: WatchTuning;
+}
+
+/** PodCheckpoints from a cluster-wide watch cache, with a direct GET when the cache cannot answer. */
+export class KubeCheckpointSource implements CheckpointSource {
+  private readonly reader: CachedObjectReader;
+
+  constructor(options: KubeCheckpointSourceOptions) {
+    this.reader = new CachedObjectReader({
+      kubeConfig: options.kubeConfig,
+      group: options.group ?? 'node.k8s.io',
+      version: options.version ?? 'v1alpha1',
+      plural: options.resource ?? 'podcheckpoints',
+      namespaced: true,
+      metrics: options.metrics,
+      logger: options.logger,
+      watch: options.watch,
+    });
+  }
+
+  async get(namespace: string, name: string, deadline: Deadline): Promise<PodCheckpoint | undefined> {
+    const checkpoint = toPodCheckpoint(await this.reader.get(namespace, name, deadline));
+    if (!checkpoint || checkpoint.ready) return checkpoint;
+    // Readiness is what changes; a cache a moment behind must not deny a checkpoint that just became
+    // Ready. If the re-read fails, the cached (not ready) answer still stands.
+    try {
+      return toPodCheckpoint(await this.reader.read(namespace, name, deadline));
+    } catch (err) {
+      if (err instanceof DependencyError) return checkpoint;
+      throw err;
+    }
+  }
+
+  start(): void {
+    this.reader.start();
+  }
+
+  stop(): void {
+    this.reader.stop();
+  }
+
+  hasSynced(): boolean {
+    return this.reader.cache.hasSynced();
+  }
+
+  waitForSync(signal?: AbortSignal): Promise<void> {
+    return this.reader.cache.waitForSync(signal);
+  }
+
+  /** The underlying cache (diagnostics, tests). */
+  get cache(): WatchCache {
+    return this.reader.cache;
+  }
+}

@@ -1,0 +1,90 @@
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { Metrics } from '../observability/metrics.js';
+import { isObject, type JsonObject } from '../restore/json.js';
+import { DependencyError, type Deadline } from '../restore/ports.js';
+import { callWithDeadline, httpStatusOf, SharedDispatcher } from './api-call.js';
+import type { KubeLogger } from './logger.js';
+import { WatchCache, type WatchCacheOptions } from './watch-cache.js';
+
+/** Knobs of the underlying watch, for tests and tuning. */
+export type WatchTuning = Pick<
+  WatchCacheOptions,
+  'backoff' | 'pageSize' | 'listTimeoutMs' | 'watchTimeoutSeconds' | 'watchIdleTimeoutMs'
+>;
+
+export interface ObjectReaderOptions {
+  kubeConfig: KubeConfig;
+  group: string;
+  version: string;
+  plural: string;
+  namespaced: boolean;
+  metrics?: Metrics;
+  logger?: KubeLogger;
+  watch?: WatchTuning;
+}
+
+/** Reads one resource from its watch cache, falling back to a direct GET bounded by the deadline. */
+export class CachedObjectReader {
+  readonly cache: WatchCache;
+  private readonly api: CustomObjectsApi;
+  private readonly dispatchers = new SharedDispatcher();
+
+  constructor(private readonly options: ObjectReaderOptions) {
+    const { kubeConfig, group, version, plural, metrics, logger } = options;
+    this.cache = new WatchCache({ kubeConfig, group, version, plural, metrics, logger, ...options.watch });
+    this.api = kubeConfig.makeApiClient(CustomObjectsApi);
+  }
+
+  /** From the cache when it has the object, else from the API server (undefined when it does not exist). */
+  async get(namespace: string, name: string, deadline: Deadline): Promise<unknown> {
+    if (this.cache.hasSynced()) {
+      const cached = this.cache.get(namespace, name);
+      if (cached) return cached;
+    }
+    // A miss may be an object created a moment ago whose watch event has not arrived yet.
+    return this.read(namespace, name, deadline);
+  }
+
+  /** A direct GET; undefined on 404. Throws DependencyError. */
+  async read(namespace: string, name: string, deadline: Deadline): Promise<JsonObject | undefined> {
+    const { group, version, plural } = this.options;
+    const what = `reading ${plural}.${group} ${this.options.namespaced ? `${namespace}/` : ''}${name}`;
+    try {
+      const object: unknown = await callWithDeadline(
+        deadline,
+        what,
+        (options) =>
+          this.options.namespaced
+            ? this.api.getNamespacedCustomObject({ group, version, namespace, plural, name }, options)
+            : this.api.getClusterCustomObject({ group, version, plural, name }, options),
+        this.dispatchers,
+      );
+      if (!isObject(object)) {
+        throw new DependencyError('server-error', `${what}: the API server answered with something not an object`);
+      }
+      this.count('found');
+      return object;
+    } catch (err) {
+      if (err instanceof DependencyError && httpStatusOf(err.cause) === 404) {
+        this.count('not-found');
+        return undefined;
+      }
+      const failure = err instanceof DependencyError ? err.failure : 'unreachable';
+      this.count(failure);
+      throw err;
+    }
+  }
+
+  start(): void {
+    this.cache.start();
+  }
+
+  stop(): void {
+    this.cache.stop();
+    this.dispatchers.close();
+  }
+
+  private count(result: string): void {
+    this.options.metrics?.apiCalls.inc({ resource: this.options.plural, result });
+  }
+}

@@ -1,0 +1,60 @@
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Metrics } from '../observability/metrics.js';
+import { toRuntimeClassInfo } from '../restore/checkpoint.js';
+import type { RuntimeClassInfo } from '../restore/model.js';
+import type { Deadline, RuntimeClassSource } from '../restore/ports.js';
+import type { KubeLogger } from './logger.js';
+import { CachedObjectReader, type WatchTuning } from './object-reader.js';
+import type { WatchCache } from './watch-cache.js';
+
+export interface KubeRuntimeClassSourceOptions {
+  kubeConfig: KubeConfig;
+  metrics?: Metrics;
+  logger?: KubeLogger;
+  watch?: WatchTuning;
+}
+
+/**
+ * RuntimeClasses (node.k8s.io/v1, cluster-scoped), read as raw JSON: the typed V1RuntimeClass model
+ * would drop the KEP's `podCheckpoint` field.
+ */
+export class KubeRuntimeClassSource implements RuntimeClassSource {
+  private readonly reader: CachedObjectReader;
+
+  constructor(options: KubeRuntimeClassSourceOptions) {
+    this.reader = new CachedObjectReader({
+      kubeConfig: options.kubeConfig,
+      group: 'node.k8s.io',
+      version: 'v1',
+      plural: 'runtimeclasses',
+      namespaced: false,
+      metrics: options.metrics,
+      logger: options.logger,
+      watch: options.watch,
+    });
+  }
+
+  async get(name: string, deadline: Deadline): Promise<RuntimeClassInfo | undefined> {
+    return toRuntimeClassInfo(await this.reader.get('', name, deadline));
+  }
+
+  start(): void {
+    this.reader.start();
+  }
+
+  stop(): void {
+    this.reader.stop();
+  }
+
+  hasSynced(): boolean {
+    return this.reader.cache.hasSynced();
+  }
+
+  waitForSync(signal?: AbortSignal): Promise<void> {
+    return this.reader.cache.waitForSync(signal);
+  }
+
+  get cache(): WatchCache {
+    return this.reader.cache;
+  }
+}

@@ -1,0 +1,77 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pinnedAffinity, restorePod, reviewBody } from '../support/fixtures.js';
+import { post } from '../support/https-client.js';
+import { runCli, startWebhookProcess, type WebhookProcess } from '../support/webhook-process.js';
+
+function exitOf(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = runCli(args);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (c: Buffer) => (stdout += String(c)));
+  child.stderr?.on('data', (c: Buffer) => (stderr += String(c)));
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
+}
+
+describe('restore-guard command line', () => {
+  it('prints its usage with --help', async () => {
+    const result = await exitOf(['--help']);
+    expect(result.code).toBe(0);
+    for (const flag of ['--port', '--tls-cert-file', '--tls-private-key-file', '--metrics-port', '--kubeconfig', '--policy-file', '--log-level']) {
+      expect(result.stdout).toContain(flag);
+    }
+  });
+
+  it('refuses unknown flags and half a certificate pair with exit code 2', async () => {
+    expect((await exitOf(['serve', '--nope'])).code).toBe(2);
+    const half = await exitOf(['serve', '--tls-cert-file', '/tmp/x']);
+    expect(half.code).toBe(2);
+    expect(half.stderr).toContain('go together');
+  });
+
+  it('refuses to start with an invalid policy file, saying why', async () => {
+    const result = await exitOf(['serve', '--policy-file', '/dev/null/missing']);
+    expect(result.code).toBe(1);
+  });
+});
+
+describe('restore-guard serve without any API server', () => {
+  let webhook: WebhookProcess;
+  let ca: string;
+  beforeAll(async () => {
+    webhook = await startWebhookProcess([], { KUBECONFIG: '/nonexistent/kubeconfig' });
+    const certLog = webhook.logs.find((l) => typeof l.certFile === 'string');
+    ca = readFileSync(String(certLog?.certFile), 'utf8');
+  });
+  afterAll(async () => {
+    await webhook.stop();
+  });
+
+  it('makes a development certificate and says where it is', () => {
+    const certLog = webhook.logs.find((l) => typeof l.certFile === 'string');
+    expect(certLog).toBeDefined();
+    expect(readdirSync(String(certLog?.certFile).replace(/\/tls\.crt$/, '')).sort()).toEqual(['tls.crt', 'tls.key']);
+  });
+
+  it('denies restores saying the API server could not be reached, and allows everything else', async () => {
+    const restore = await post(webhook.webhookPort, '/validate', JSON.stringify(reviewBody({ object: restorePod({ spec: { affinity: pinnedAffinity() } }) })), { ca });
+    expect(restore.body).toMatchObject({ response: { allowed: false, status: { code: 503 } } });
+    expect(JSON.stringify(restore.body)).toContain('could not be reached');
+    const plain = await post(webhook.webhookPort, '/mutate', JSON.stringify(reviewBody({ object: { metadata: { name: 'p' }, spec: { containers: [] } } })), { ca });
+    expect(plain.body).toMatchObject({ response: { allowed: true } });
+  });
+
+  it('serves health, readiness and metrics on the plain port, and no admission there', async () => {
+    const base = `http://127.0.0.1:${webhook.metricsPort}`;
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toContain('restore_guard_reviews_total');
+    expect(metrics).toContain('restore_guard_review_duration_seconds_bucket');
+    expect((await fetch(`${base}/validate`, { method: 'POST', body: '{}' })).status).toBe(405);
+  });
+
+  it('exits cleanly on SIGTERM', async () => {
+    expect(await webhook.stop()).toBe(0);
+  });
+});
