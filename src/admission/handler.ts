@@ -86,6 +86,10 @@ export class AdmissionHandler {
     const seconds = (performance.now() - started) / 1000;
     metrics.reviewDuration.observe({ webhook }, seconds);
     metrics.reviews.inc({ webhook, operation: request.operation, decision: decision.allowed ? 'allowed' : 'denied' });
+    if (decision.outcome === 'fail-open') {
+      metrics.failOpen.inc({ webhook });
+      logger.error({ uid: request.uid, webhook, warnings: decision.warnings }, 'FAILED OPEN: a restore was allowed without a complete check (policy failureMode: open)');
+    }
     if (decision.outcome !== 'not-a-restore') {
       if (this.deps.auditContext) decision.auditAnnotations = { ...this.deps.auditContext(), ...decision.auditAnnotations };
       this.logDecision(webhook, request, decision, seconds);

@@ -8,6 +8,7 @@ import {
   type Authorizer,
   type CheckpointSource,
   type Deadline,
+  type NamespaceSource,
   type RuntimeClassSource,
 } from '../restore/ports.js';
 
@@ -143,7 +144,7 @@ function messageOf(err: unknown): string {
  * Stands in for every Kubernetes adapter when there is no API configuration: each call fails as
  * unreachable, so restores are denied with the reason instead of the webhook refusing to start.
  */
-export class UnavailableApi implements Authorizer, CheckpointSource, RuntimeClassSource {
+export class UnavailableApi implements Authorizer, CheckpointSource, RuntimeClassSource, NamespaceSource {
   constructor(readonly reason: string) {}
 
   authorize(_user: UserInfo, _access: RestoreAccess, _deadline: Deadline): Promise<AuthorizationAnswer> {
@@ -153,6 +154,10 @@ export class UnavailableApi implements Authorizer, CheckpointSource, RuntimeClas
   get(namespace: string, name: string, deadline: Deadline): Promise<PodCheckpoint | undefined>;
   get(name: string, deadline: Deadline): Promise<RuntimeClassInfo | undefined>;
   get(): Promise<never> {
+    return Promise.reject(this.error());
+  }
+
+  labels(): Promise<never> {
     return Promise.reject(this.error());
   }
 

@@ -23,6 +23,17 @@ export interface WatchCacheOptions {
   watchTimeoutSeconds?: () => number;
   /** A watch without any data for this long (bookmarks count) is ended and resumed; also the connect timeout. */
   watchIdleTimeoutMs?: number;
+  /**
+   * Another source than the cluster-wide list: e.g. one object read with GET and watched with a
+   * fieldSelector, which needs only the get and watch verbs. `path` is then the watch path.
+   */
+  source?: {
+    path: string;
+    watchParams: Record<string, string>;
+    list: (signal: AbortSignal) => Promise<{ items: JsonObject[]; resourceVersion: string }>;
+  };
+  /** Called whenever the cached objects change (after a list, and after each event that changes one). */
+  onChange?: () => void;
 }
 
 /** How one watch ended: cleanly (error undefined), by the idle timeout, by a failure, or expired. */
@@ -62,9 +73,9 @@ export class WatchCache {
   private readonly syncWaiters = new Set<{ resolve: () => void; reject: (err: unknown) => void }>();
 
   constructor(private readonly options: WatchCacheOptions) {
-    if (!options.group) throw new Error('WatchCache needs an API group (core resources are not supported)');
+    if (!options.group && !options.source) throw new Error('WatchCache needs an API group or its own source (the core group is not under /apis)');
     this.api = options.kubeConfig.makeApiClient(CustomObjectsApi);
-    this.path = `/apis/${options.group}/${options.version}/${options.plural}`;
+    this.path = options.source?.path ?? `/apis/${options.group}/${options.version}/${options.plural}`;
     this.logger = options.logger ?? silentLogger;
     this.initialBackoffMs = options.backoff?.initialMs ?? 200;
     this.maxBackoffMs = options.backoff?.maxMs ?? 10_000;
@@ -205,7 +216,15 @@ export class WatchCache {
     const objects = new Map<string, JsonObject>();
     let resourceVersion = '';
     let continueToken: string | undefined;
-    do {
+    if (this.options.source) {
+      const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(this.listTimeoutMs)]);
+      const listed = await this.options.source.list(signal);
+      for (const item of listed.items) {
+        const key = keyOfObject(item);
+        if (key) objects.set(key, item);
+      }
+      resourceVersion = listed.resourceVersion;
+    } else do {
       const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(this.listTimeoutMs)]);
       const page: unknown = await this.api.listClusterCustomObject(
         {
@@ -230,6 +249,7 @@ export class WatchCache {
     this.objects = objects;
     this.resourceVersion = resourceVersion;
     this.logger.info({ resource: this.resource, count: objects.size, resourceVersion }, 'listed');
+    this.options.onChange?.();
     if (!this.synced) {
       this.synced = true;
       for (const waiter of this.syncWaiters) waiter.resolve();
@@ -273,7 +293,7 @@ export class WatchCache {
       watch
         .watch(
           this.path,
-          { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
+          { ...this.options.source?.watchParams, resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
           onEvent,
           onDone,
         )
@@ -300,11 +320,13 @@ export class WatchCache {
       case 'MODIFIED': {
         const key = keyOfObject(object);
         if (key && isObject(object)) this.objects.set(key, object);
+        this.options.onChange?.();
         break;
       }
       case 'DELETED': {
         const key = keyOfObject(object);
         if (key) this.objects.delete(key);
+        this.options.onChange?.();
         break;
       }
       case 'BOOKMARK':

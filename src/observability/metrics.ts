@@ -14,6 +14,12 @@ export interface Metrics {
   watchEvents: Counter<'resource' | 'type'>;
   watchRestarts: Counter<'resource'>;
   policyGeneration: Gauge;
+  /** notAfter of the serving certificate in use, in Unix seconds (alert well before it comes). */
+  servingCertificateExpiry: Gauge;
+  /** Changed certificate, key or client CA files seen, by result (success|error). */
+  certificateReloads: Counter<'result'>;
+  policyReloads: Counter<'source' | 'result'>;
+  failOpen: Counter<'webhook'>;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -86,6 +92,29 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     policyGeneration: new Gauge({
       name: 'restore_guard_policy_generation',
       help: 'Generation of the policy in effect (increments on every accepted change).',
+      registers,
+    }),
+    servingCertificateExpiry: new Gauge({
+      name: 'restore_guard_serving_certificate_expiry_timestamp_seconds',
+      help: 'Expiry (notAfter) of the serving certificate in use, in seconds since the Unix epoch.',
+      registers,
+    }),
+    certificateReloads: new Counter({
+      name: 'restore_guard_certificate_reloads_total',
+      help: 'Changed serving certificate files seen, by result (success: now in use; error: refused, the previous pair stays).',
+      labelNames: ['result'],
+      registers,
+    }),
+    policyReloads: new Counter({
+      name: 'restore_guard_policy_reloads_total',
+      help: 'Policy documents read, by source (file|configmap) and result (accepted|unchanged|rejected).',
+      labelNames: ['source', 'result'],
+      registers,
+    }),
+    failOpen: new Counter({
+      name: 'restore_guard_fail_open_total',
+      help: 'Restores allowed WITHOUT a complete check because the policy says failureMode: open.',
+      labelNames: ['webhook'],
       registers,
     }),
   };

@@ -1,5 +1,26 @@
+/** How a denial is delivered: as a denial, as a warning on an allowed request, or only in the audit log. */
+export type Mode = 'enforce' | 'warn' | 'audit';
+/** Where a restored Pod is placed: upstream's required node affinity, a direct nodeName, or not at all. */
+export type Placement = 'nodeAffinity' | 'nodeName' | 'none';
+export type Check = 'enforce' | 'warn' | 'off';
+export type ServiceAccountTokenRule = 'ignore' | 'warn' | 'require-disabled';
+
+export interface LabelSelectorRequirement {
+  key: string;
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+  values: string[];
+}
+
+export interface LabelSelector {
+  matchLabels: Record<string, string>;
+  matchExpressions: LabelSelectorRequirement[];
+}
+
 /** Everything an admin can tune, as the rules read it. Built only by `parsePolicy` or `defaultPolicy`. */
 export interface Policy {
+  mode: Mode;
+  /** Per-namespace mode, for rolling enforcement out one namespace at a time. */
+  namespaceModes: Record<string, Mode>;
   /** Where the PodCheckpoint API lives and which verb grants a restore; upstream has moved it before. */
   checkpointAPI: {
     group: string;
@@ -12,11 +33,37 @@ export interface Policy {
     deniedTtlMs: number;
     maxEntries: number;
   };
+  placement: Placement;
+  requireReady: boolean;
+  specEquality: Check;
+  /** Oldest usable checkpoint, from `status.completionTime`; undefined: no limit. */
+  maxCheckpointAgeMs?: number;
+  serviceAccountToken: ServiceAccountTokenRule;
+  /** Where restoring is permitted at all, whatever RBAC says. Empty include: every namespace. */
+  namespaces: {
+    include: string[];
+    exclude: string[];
+    selector?: LabelSelector;
+  };
+  /** What an API error or a spent deadline does to a restore: deny (closed) or allow with a warning (open). */
+  failureMode: 'closed' | 'open';
 }
 
 export function defaultPolicy(): Policy {
   return {
+    mode: 'enforce',
+    namespaceModes: {},
     checkpointAPI: { group: 'node.k8s.io', version: 'v1alpha1', resource: 'podcheckpoints', verb: 'restore' },
     authorizationCache: { allowedTtlMs: 10_000, deniedTtlMs: 5_000, maxEntries: 10_000 },
+    placement: 'nodeAffinity',
+    requireReady: true,
+    specEquality: 'enforce',
+    serviceAccountToken: 'warn',
+    namespaces: { include: [], exclude: [] },
+    failureMode: 'closed',
   };
+}
+
+export function modeFor(policy: Policy, namespace: string): Mode {
+  return policy.namespaceModes[namespace] ?? policy.mode;
 }

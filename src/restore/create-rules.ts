@@ -19,6 +19,8 @@ export interface CreateFacts {
   /** null: not found; undefined: not needed (no restore options) or not read. */
   runtimeClass?: RuntimeClassInfo | null;
   policy: Policy;
+  /** Milliseconds since the epoch, for the checkpoint age. */
+  now: number;
 }
 
 // Fields the restore sets or the kubelet owns; they never have to match the captured template.
@@ -45,9 +47,12 @@ function nodeNameDenial(pod: JsonObject): Decision | undefined {
   );
 }
 
-/** Checks that need no outbound call; the validating webhook runs them before authorization, as upstream. */
-export function precheckCreate(pod: JsonObject): Decision | undefined {
-  return nodeNameDenial(pod);
+/**
+ * Checks that need no outbound call; the validating webhook runs them before authorization, as upstream.
+ * With placement by nodeName the Pod carries the node restore-guard set, so it is checked after.
+ */
+export function precheckCreate(pod: JsonObject, policy: Policy): Decision | undefined {
+  return policy.placement === 'nodeAffinity' ? nodeNameDenial(pod) : undefined;
 }
 
 /**
@@ -75,18 +80,29 @@ function authorizationAndPlacement(facts: CreateFacts): Decision | { checkpoint:
   return { checkpoint, node: checkpoint.nodeName };
 }
 
-/** Mutating CREATE: authorize, resolve the checkpoint's node, pin the Pod to it. */
+/** The Pod as placed on `node` by the policy's placement, for the patch and the equality check. */
+function placedSpec(spec: JsonObject, node: string, placement: Policy['placement']): JsonObject {
+  if (placement === 'nodeAffinity') return pinSpec(spec, node);
+  if (placement === 'nodeName') return { ...spec, nodeName: node };
+  return spec;
+}
+
+/** Mutating CREATE: authorize, resolve the checkpoint's node, place the Pod there. */
 export function decideMutation(facts: CreateFacts): Decision {
   const resolved = authorizationAndPlacement(facts);
   if ('outcome' in resolved) return resolved;
   const audit = { checkpoint: facts.access.name, node: resolved.node };
-  const nodeNameSet = nodeNameDenial(facts.pod);
-  if (nodeNameSet) return { ...nodeNameSet, auditAnnotations: { ...audit, ...nodeNameSet.auditAnnotations } };
-
+  const { placement } = facts.policy;
+  const nodeName = stringAt(facts.pod, 'spec', 'nodeName');
+  // With nodeName placement our own earlier patch is expected on reinvocation; anything else is not.
+  if (nodeName && !(placement === 'nodeName' && nodeName === resolved.node) && placement !== 'none') {
+    const denial = nodeNameDenial(facts.pod) as Decision;
+    return { ...denial, auditAnnotations: { ...audit, ...denial.auditAnnotations } };
+  }
   const spec = objectAt(facts.pod, 'spec') ?? {};
-  const patch = jsonPatch.compare(facts.pod, { ...facts.pod, spec: pinSpec(spec, resolved.node) });
-  if (patch.length === 0) return allow('already-pinned', { ...audit, decision: 'allowed' });
-  return { ...allow('pinned', { ...audit, decision: 'pinned' }), patch };
+  const patch = jsonPatch.compare(facts.pod, { ...facts.pod, spec: placedSpec(spec, resolved.node, placement) });
+  if (patch.length === 0) return allow('already-placed', { ...audit, decision: 'allowed' });
+  return { ...allow('placed', { ...audit, decision: 'placed' }), patch };
 }
 
 function optionsDenial(facts: CreateFacts): Decision | undefined {
@@ -123,15 +139,47 @@ function comparableSpec(spec: JsonObject): JsonObject {
   return copy;
 }
 
-/** Field paths where the Pod's spec differs from the captured template (plus the pin). */
-export function specDifferences(pod: JsonObject, template: JsonObject, node: string): string[] {
-  const expected = pinSpec(objectAt(template, 'spec') ?? {}, node);
+/** Field paths where the Pod's spec differs from the captured template (as placed on the node). */
+export function specDifferences(pod: JsonObject, template: JsonObject, node: string, placement: Policy['placement']): string[] {
+  const expected = placedSpec(objectAt(template, 'spec') ?? {}, node, placement);
   return semanticDiff(comparableSpec(objectAt(pod, 'spec') ?? {}), comparableSpec(expected), 'spec');
 }
 
+function placementDenial(pod: JsonObject, node: string, title: string, placement: Policy['placement']): Decision | undefined {
+  if (placement === 'nodeAffinity' && !isPinned(objectAt(pod, 'spec'), node)) {
+    return deny(
+      'Forbidden',
+      'not-pinned',
+      `the Pod must be pinned to node ${JSON.stringify(node)}, which holds ${title}: every required node affinity ` +
+        'term needs matchFields metadata.name In [node] (did another mutating webhook remove the pin?)',
+    );
+  }
+  if (placement === 'nodeName' && stringAt(pod, 'spec', 'nodeName') !== node) {
+    return deny('Forbidden', 'not-placed', `spec.nodeName must be ${JSON.stringify(node)}, the node that holds ${title}`);
+  }
+  return undefined;
+}
+
+function ageDenial(checkpoint: PodCheckpoint, title: string, maxAgeMs: number | undefined, now: number): Decision | undefined {
+  if (maxAgeMs === undefined) return undefined;
+  const completed = checkpoint.completionTime ? Date.parse(checkpoint.completionTime) : Number.NaN;
+  if (Number.isNaN(completed)) {
+    return deny('Forbidden', 'checkpoint-age-unknown', `${title} has no status.completionTime, and the policy limits checkpoint age`);
+  }
+  if (now - completed <= maxAgeMs) return undefined;
+  return deny(
+    'Forbidden',
+    'checkpoint-too-old',
+    `${title} completed at ${checkpoint.completionTime}, longer ago than the policy's maxCheckpointAge (${Math.round(maxAgeMs / 1000)} s)`,
+  );
+}
+
+const TOKEN_REASON = 'automountServiceAccountToken: false (the tokens in a checkpoint go stale)';
+
 /** Validating CREATE: the final object, after every mutating webhook, checked against the checkpoint. */
 export function decideValidation(facts: CreateFacts): Decision {
-  const precheck = precheckCreate(facts.pod);
+  const { policy } = facts;
+  const precheck = precheckCreate(facts.pod, policy);
   if (precheck) return precheck;
   const resolved = authorizationAndPlacement(facts);
   if ('outcome' in resolved) return resolved;
@@ -139,44 +187,44 @@ export function decideValidation(facts: CreateFacts): Decision {
   const audit = { checkpoint: facts.access.name, node };
   const title = checkpointTitle(facts.access);
   const withAudit = (d: Decision): Decision => ({ ...d, auditAnnotations: { ...audit, ...d.auditAnnotations } });
+  const warnings: string[] = [];
 
-  if (!checkpoint.ready) {
+  if (policy.requireReady && !checkpoint.ready) {
     return withAudit(
       deny('Forbidden', 'checkpoint-not-ready', `${title} is not ready (${checkpoint.notReadyReason ?? 'unknown'}): ` +
         'a Pod can only restore from a checkpoint with condition Ready=True'),
     );
   }
+  const tooOld = ageDenial(checkpoint, title, policy.maxCheckpointAgeMs, facts.now);
+  if (tooOld) return withAudit(tooOld);
   if (!checkpoint.template) {
     return withAudit(
       deny('Forbidden', 'checkpoint-without-template', `${title} has no status.checkpointedPodTemplate to restore from`),
     );
   }
-  const spec = objectAt(facts.pod, 'spec');
-  if (!isPinned(spec, node)) {
-    return withAudit(
-      deny(
-        'Forbidden',
-        'not-pinned',
-        `the Pod must be pinned to node ${JSON.stringify(node)}, which holds ${title}: every required node affinity ` +
-          'term needs matchFields metadata.name In [node] (did another mutating webhook remove the pin?)',
-      ),
-    );
-  }
+  const misplaced = placementDenial(facts.pod, node, title, policy.placement);
+  if (misplaced) return withAudit(misplaced);
   const options = optionsDenial(facts);
   if (options) return withAudit(options);
 
-  const differences = specDifferences(facts.pod, checkpoint.template, node);
-  if (differences.length > 0) {
-    const listed = differences.slice(0, MAX_LISTED_FIELDS).join(', ');
-    const more = differences.length > MAX_LISTED_FIELDS ? ` and ${differences.length - MAX_LISTED_FIELDS} more` : '';
-    return withAudit(
-      deny(
-        'Invalid',
-        'spec-mismatch',
-        `spec must match the template captured in ${title} (status.checkpointedPodTemplate.spec); ` +
-          `differing fields: ${listed}${more}`,
-      ),
-    );
+  if (policy.serviceAccountToken !== 'ignore' && objectAt(facts.pod, 'spec')?.automountServiceAccountToken !== false) {
+    if (policy.serviceAccountToken === 'require-disabled') {
+      return withAudit(deny('Forbidden', 'service-account-token-mounted', `the restore-guard policy requires a restored Pod to set ${TOKEN_REASON}`));
+    }
+    warnings.push(`a restored Pod should set ${TOKEN_REASON}`);
   }
-  return allow('restore-allowed', { ...audit, decision: 'allowed' });
+
+  if (policy.specEquality !== 'off') {
+    const differences = specDifferences(facts.pod, checkpoint.template, node, policy.placement);
+    if (differences.length > 0) {
+      const listed = differences.slice(0, MAX_LISTED_FIELDS).join(', ');
+      const more = differences.length > MAX_LISTED_FIELDS ? ` and ${differences.length - MAX_LISTED_FIELDS} more` : '';
+      const message =
+        `spec must match the template captured in ${title} (status.checkpointedPodTemplate.spec); ` +
+        `differing fields: ${listed}${more}`;
+      if (policy.specEquality === 'enforce') return withAudit(deny('Invalid', 'spec-mismatch', message));
+      warnings.push(`spec differs from the checkpoint's template: ${listed}${more}`);
+    }
+  }
+  return { ...allow('restore-allowed', { ...audit, decision: 'allowed' }), warnings };
 }

@@ -37,3 +37,8 @@ export interface RuntimeClassSource {
   /** undefined when the RuntimeClass does not exist. Throws DependencyError on API failure. */
   get(name: string, deadline: Deadline): Promise<RuntimeClassInfo | undefined>;
 }
+
+export interface NamespaceSource {
+  /** The namespace's labels; undefined when it does not exist. Throws DependencyError on API failure. */
+  labels(namespace: string, deadline: Deadline): Promise<Record<string, string> | undefined>;
+}

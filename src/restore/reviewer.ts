@@ -1,10 +1,19 @@
-import type { Policy } from '../policy/policy.js';
+import { modeFor, type Policy } from '../policy/policy.js';
 import { decideMutation, decideValidation, precheckCreate, restoreAccess, runtimeClassToRead, type CreateFacts } from './create-rules.js';
 import { allow, deny, type Decision } from './decision.js';
-import { dependencyDenial, type Step } from './failure.js';
+import { dependencyDenial, failOpen, type Step } from './failure.js';
 import { stringAt } from './json.js';
 import type { AdmissionRequest } from './model.js';
-import { DependencyError, type Authorizer, type CheckpointSource, type Deadline, type RuntimeClassSource } from './ports.js';
+import { applyMode } from './modes.js';
+import { namespaceDenial, needsNamespaceLabels } from './namespaces.js';
+import {
+  DependencyError,
+  type Authorizer,
+  type CheckpointSource,
+  type Deadline,
+  type NamespaceSource,
+  type RuntimeClassSource,
+} from './ports.js';
 import { restoreFieldOf } from './reference.js';
 import { concernsRestore } from './scope.js';
 import { decideUpdate } from './update-rules.js';
@@ -15,19 +24,30 @@ export interface ReviewerPorts {
   authorizer: Authorizer;
   checkpoints: CheckpointSource;
   runtimeClasses: RuntimeClassSource;
+  /** Read only when the policy restricts namespaces by label. */
+  namespaces?: NamespaceSource;
   /** The policy in effect, read once per review so a live change never splits one review. */
   policy: () => Policy;
+  now?: () => number;
 }
 
 /**
  * Gathers the facts a decision needs, in the one order that leaks nothing: authorize first, read the
  * checkpoint only for an authorized requester, and read a RuntimeClass only when options ask for it.
+ * Then delivers the decision in the namespace's mode.
  */
 export class RestoreReviewer {
   constructor(private readonly ports: ReviewerPorts) {}
 
   async review(webhook: Webhook, request: AdmissionRequest, deadline: Deadline): Promise<Decision> {
     if (!concernsRestore(request)) return allow('not-a-restore');
+    const policy = this.ports.policy();
+    const namespace = request.namespace || stringAt(request.object ?? request.oldObject, 'metadata', 'namespace') || '';
+    const decision = await this.decide(webhook, request, namespace, policy, deadline);
+    return applyMode(decision, modeFor(policy, namespace));
+  }
+
+  private async decide(webhook: Webhook, request: AdmissionRequest, namespace: string, policy: Policy, deadline: Deadline): Promise<Decision> {
     if (request.operation === 'UPDATE') {
       return webhook === 'validate' ? decideUpdate(request.oldObject, request.object) : allow('update-not-mutated');
     }
@@ -36,31 +56,33 @@ export class RestoreReviewer {
     if (!pod || field.kind === 'absent') return allow('not-a-restore');
     if (field.kind === 'malformed') return deny('Invalid', 'malformed-restore-from', field.problem);
 
-    const policy = this.ports.policy();
-    const namespace = request.namespace || stringAt(pod, 'metadata', 'namespace') || '';
     const access = restoreAccess(policy, namespace, field.ref);
+    const withCheckpoint = (d: Decision): Decision => ({ ...d, auditAnnotations: { checkpoint: access.name, ...d.auditAnnotations } });
     if (webhook === 'validate') {
-      const precheck = precheckCreate(pod);
-      if (precheck) return { ...precheck, auditAnnotations: { checkpoint: access.name, ...precheck.auditAnnotations } };
+      const precheck = precheckCreate(pod, policy);
+      if (precheck) return withCheckpoint(precheck);
     }
     const call = <T>(step: Step, fn: () => Promise<T>): Promise<T> => this.within(deadline, step, fn);
     try {
-      const authorization = await call('authorization', () =>
-        this.ports.authorizer.authorize(request.userInfo, access, deadline),
-      );
-      const facts: CreateFacts = { pod, ref: field.ref, user: request.userInfo, access, authorization, policy };
+      const namespaces = this.ports.namespaces;
+      const labels = needsNamespaceLabels(policy) && namespaces ? await call('namespace lookup', () => namespaces.labels(namespace, deadline)) : undefined;
+      const notPermitted = namespaceDenial(policy, namespace, labels);
+      if (notPermitted) return withCheckpoint(notPermitted);
+
+      const authorization = await call('authorization', () => this.ports.authorizer.authorize(request.userInfo, access, deadline));
+      const facts: CreateFacts = { pod, ref: field.ref, user: request.userInfo, access, authorization, policy, now: (this.ports.now ?? Date.now)() };
       if (authorization.allowed) {
         facts.checkpoint = await call('checkpoint lookup', () => this.ports.checkpoints.get(namespace, field.ref.name, deadline));
         const runtimeClass = webhook === 'validate' && facts.checkpoint ? runtimeClassToRead(pod, field.ref) : undefined;
         if (runtimeClass) {
-          facts.runtimeClass =
-            (await call('RuntimeClass lookup', () => this.ports.runtimeClasses.get(runtimeClass, deadline))) ?? null;
+          facts.runtimeClass = (await call('RuntimeClass lookup', () => this.ports.runtimeClasses.get(runtimeClass, deadline))) ?? null;
         }
       }
       return webhook === 'mutate' ? decideMutation(facts) : decideValidation(facts);
     } catch (error) {
-      if (error instanceof StepFailure) return dependencyDenial(error.cause, error.step, access);
-      throw error;
+      if (!(error instanceof StepFailure)) throw error;
+      const denial = dependencyDenial(error.cause, error.step, access);
+      return policy.failureMode === 'open' ? failOpen(denial) : denial;
     }
   }
 

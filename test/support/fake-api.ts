@@ -54,6 +54,8 @@ type EventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
 interface Watcher {
   res: ServerResponse;
   namespace: string | undefined;
+  /** From `fieldSelector=metadata.name=X`: a watch of one object. */
+  name: string | undefined;
   timer: NodeJS.Timeout | undefined;
 }
 
@@ -155,6 +157,9 @@ export class FakeResource {
   }
 
   handleWatch(url: URL, namespace: string | undefined, res: ServerResponse): void {
+    const name = /^metadata\.name=(.+)$/.exec(url.searchParams.get('fieldSelector') ?? '')?.[1];
+    const wanted = (object: JsonObject) =>
+      (namespace === undefined || namespaceOf(object) === namespace) && (name === undefined || nameOf(object) === name);
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
     res.flushHeaders();
     const param = url.searchParams.get('resourceVersion');
@@ -172,15 +177,13 @@ export class FakeResource {
       return;
     }
     if (from === undefined) {
-      for (const object of this.list(namespace)) send(res, 'ADDED', object);
+      for (const object of this.list(namespace)) if (wanted(object)) send(res, 'ADDED', object);
     } else {
       for (const event of this.history) {
-        if (event.rv > from && (namespace === undefined || namespaceOf(event.object) === namespace)) {
-          send(res, event.type, event.object);
-        }
+        if (event.rv > from && wanted(event.object)) send(res, event.type, event.object);
       }
     }
-    const watcher: Watcher = { res, namespace, timer: undefined };
+    const watcher: Watcher = { res, namespace, name, timer: undefined };
     const timeoutSeconds = Number(url.searchParams.get('timeoutSeconds') ?? '0');
     if (timeoutSeconds > 0) watcher.timer = setTimeout(() => res.end(), timeoutSeconds * 1000);
     this.watchers.add(watcher);
@@ -203,7 +206,8 @@ export class FakeResource {
   private record(rv: number, type: EventType, object: JsonObject): void {
     this.history.push({ rv, type, object });
     for (const watcher of this.watchers) {
-      if (watcher.namespace === undefined || watcher.namespace === namespaceOf(object)) send(watcher.res, type, object);
+      const inNamespace = watcher.namespace === undefined || watcher.namespace === namespaceOf(object);
+      if (inNamespace && (watcher.name === undefined || watcher.name === nameOf(object))) send(watcher.res, type, object);
     }
   }
 
@@ -220,6 +224,11 @@ export class FakeResource {
 export class FakeApi {
   readonly checkpoints: FakeResource;
   readonly runtimeClasses: FakeResource;
+  /** Core resources: the policy ConfigMap, and namespaces for label selectors. */
+  readonly configMaps: FakeResource;
+  readonly namespaces: FakeResource;
+  /** Every Event created through the API, in order. */
+  readonly events: JsonObject[] = [];
   /** Every SubjectAccessReview spec received, in order. */
   readonly sarSpecs: SarSpec[] = [];
   /** Answers SubjectAccessReviews; by default from the grants table. */
@@ -246,6 +255,8 @@ export class FakeApi {
       true,
     );
     this.runtimeClasses = new FakeResource(this, 'node.k8s.io', 'v1', 'runtimeclasses', 'RuntimeClass', false);
+    this.configMaps = new FakeResource(this, '', 'v1', 'configmaps', 'ConfigMap', true);
+    this.namespaces = new FakeResource(this, '', 'v1', 'namespaces', 'Namespace', false);
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         if (!res.headersSent) status(res, 500, 'InternalError', `fake API: ${String(err)}`);
@@ -291,7 +302,7 @@ export class FakeApi {
 
   /** Open watch streams, over all resources. */
   get openWatches(): number {
-    return this.checkpoints.watchers.size + this.runtimeClasses.watchers.size;
+    return [this.checkpoints, this.runtimeClasses, this.configMaps, this.namespaces].reduce((n, r) => n + r.watchers.size, 0);
   }
 
   /**
@@ -420,10 +431,16 @@ export class FakeApi {
     if (method === 'POST' && url.pathname === '/apis/authorization.k8s.io/v1/subjectaccessreviews') {
       return { endpoint: 'subjectaccessreviews', run: (body, res) => this.subjectAccessReview(body, res) };
     }
-    if (method !== 'GET' || parts[0] !== 'apis') return undefined;
-    for (const resource of [this.checkpoints, this.runtimeClasses]) {
-      if (parts[1] !== resource.group || parts[2] !== resource.version) continue;
-      let rest = parts.slice(3);
+    if (method === 'POST' && parts[0] === 'api' && parts[2] === 'namespaces' && parts[4] === 'events' && parts.length === 5) {
+      return { endpoint: 'events', run: (body, res) => json(res, 201, this.recordEvent(body)) };
+    }
+    // Core resources live under /api/v1, the others under /apis/GROUP/VERSION.
+    const core = parts[0] === 'api';
+    if (method !== 'GET' || (parts[0] !== 'apis' && !core)) return undefined;
+    const [group, version] = core ? ['', parts[1]] : [parts[1], parts[2]];
+    for (const resource of [this.checkpoints, this.runtimeClasses, this.configMaps, this.namespaces]) {
+      if (group !== resource.group || version !== resource.version) continue;
+      let rest = parts.slice(core ? 2 : 3);
       let namespace: string | undefined;
       if (resource.namespaced && rest[0] === 'namespaces' && rest.length >= 3) {
         namespace = rest[1];
@@ -447,6 +464,13 @@ export class FakeApi {
       }
     }
     return undefined;
+  }
+
+  private recordEvent(body: string): JsonObject {
+    const event: unknown = JSON.parse(body);
+    const stored: JsonObject = isObject(event) ? event : {};
+    this.events.push(stored);
+    return stored;
   }
 
   private subjectAccessReview(body: string, res: ServerResponse): void {
@@ -555,4 +579,9 @@ export function checkpointObject(
       checkpointedPodTemplate: { spec: { containers: [{ name: 'app', image: 'registry.example/app@sha256:0' }] } },
     },
   };
+}
+
+function nameOf(object: JsonObject): string | undefined {
+  const metadata = object.metadata;
+  return isObject(metadata) && typeof metadata.name === 'string' ? metadata.name : undefined;
 }

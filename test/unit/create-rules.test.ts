@@ -20,6 +20,7 @@ function facts(overrides: Partial<CreateFacts> = {}): CreateFacts {
     checkpoint: readyCheckpoint(),
     policy,
     ...overrides,
+    now: overrides.now ?? Date.parse('2026-11-27T12:00:00Z'),
   };
 }
 
@@ -56,7 +57,7 @@ describe('decideMutation', () => {
     const decision = decideMutation(facts());
     expect(decision.allowed).toBe(true);
     expect(decision.patch).toBeUndefined();
-    expect(decision.outcome).toBe('already-pinned');
+    expect(decision.outcome).toBe('already-placed');
   });
 
   it('denies 403 an unauthorized requester before anything about the checkpoint', () => {

@@ -17,6 +17,7 @@ checkpointAPI: { group: checkpoint.k8s.io, version: v1alpha1 }
 authorizationCache: { allowedTTL: 30s, deniedTTL: 1m, maxEntries: 5 }
 `);
     expect(result.ok && result.policy).toEqual({
+      ...defaultPolicy(),
       checkpointAPI: { group: 'checkpoint.k8s.io', version: 'v1alpha1', resource: 'podcheckpoints', verb: 'restore' },
       authorizationCache: { allowedTtlMs: 30_000, deniedTtlMs: 60_000, maxEntries: 5 },
     });

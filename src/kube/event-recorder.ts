@@ -1,0 +1,47 @@
+import { hostname } from 'node:os';
+import { CoreV1Api, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeLogger } from './logger.js';
+
+export interface EventTarget {
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  uid?: string;
+}
+
+/** Reports Kubernetes Events (core/v1) about objects restore-guard reads, e.g. a policy it refused. */
+export class EventRecorder {
+  private readonly api: CoreV1Api;
+  private readonly instance = hostname();
+
+  constructor(
+    kubeConfig: KubeConfig,
+    private readonly logger: KubeLogger,
+  ) {
+    this.api = kubeConfig.makeApiClient(CoreV1Api);
+  }
+
+  /** Best effort: a failure to report is logged, never thrown. */
+  async record(target: EventTarget, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    const now = new Date();
+    const body: CoreV1Event = {
+      metadata: { namespace: target.namespace, generateName: `${target.name}.` },
+      involvedObject: { apiVersion: target.apiVersion, kind: target.kind, namespace: target.namespace, name: target.name, uid: target.uid },
+      type,
+      reason,
+      message: message.length > 1024 ? `${message.slice(0, 1023)}…` : message,
+      source: { component: 'restore-guard' },
+      reportingComponent: 'restore-guard',
+      reportingInstance: this.instance,
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
+    };
+    try {
+      await this.api.createNamespacedEvent({ namespace: target.namespace, body });
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message, reason, target: `${target.namespace}/${target.name}` }, 'could not record an event');
+    }
+  }
+}
