@@ -8,11 +8,15 @@ export interface ServeOptions {
   bindAddress: string;
   tlsCertFile?: string;
   tlsPrivateKeyFile?: string;
+  /** CAs whose client certificates may call the webhook (mTLS: the API server's client certificate). */
+  clientCaFile?: string;
   /** Where the development certificate goes when no certificate files are given. */
   devCertDir: string;
   metricsPort: number;
   kubeconfig?: string;
   policyFile?: string;
+  /** The policy ConfigMap (`namespace/name`), followed live through the API. */
+  policyConfigMap?: { namespace: string; name: string };
   logLevel: LevelWithSilent;
   /** How long to keep serving after SIGTERM before closing listeners (endpoints need time to update). */
   shutdownDelayMs: number;
@@ -29,12 +33,18 @@ Flags of serve:
   --bind-address ADDR           address to listen on (default 0.0.0.0)
   --tls-cert-file PATH          serving certificate (PEM); with --tls-private-key-file
   --tls-private-key-file PATH   serving key (PEM). Without both, a self-signed development
-                                certificate is made in --dev-cert-dir and reused
+                                certificate is made in --dev-cert-dir and reused. Both files
+                                are watched and reloaded without a restart
+  --client-ca-file PATH         require a client certificate signed by one of these CAs (PEM),
+                                e.g. the API server's (mTLS); reloaded like the serving pair
   --dev-cert-dir DIR            where the development certificate goes (default certs/dev)
   --metrics-port N              plain HTTP for /healthz, /readyz, /metrics (default 8080)
   --kubeconfig PATH             API server access (default: in-cluster, else $KUBECONFIG,
                                 else ~/.kube/config; with none, restores are denied)
-  --policy-file PATH            RestorePolicy YAML (default: built-in defaults)
+  --policy-file PATH            RestorePolicy YAML, followed live (default: built-in defaults)
+  --policy-configmap NS/NAME    RestorePolicy from key policy.yaml of a ConfigMap, followed
+                                live through the API (the manifests use
+                                restore-guard/restore-guard-policy)
   --log-level LEVEL             ${LOG_LEVELS.join('|')} (default info)
   --shutdown-delay DURATION     keep serving this long after SIGTERM (default 0s)
 `;
@@ -60,10 +70,12 @@ export function parseServeOptions(args: string[]): ServeOptions {
         'bind-address': { type: 'string' },
         'tls-cert-file': { type: 'string' },
         'tls-private-key-file': { type: 'string' },
+        'client-ca-file': { type: 'string' },
         'dev-cert-dir': { type: 'string' },
         'metrics-port': { type: 'string' },
         kubeconfig: { type: 'string' },
         'policy-file': { type: 'string' },
+        'policy-configmap': { type: 'string' },
         'log-level': { type: 'string' },
         'shutdown-delay': { type: 'string' },
       },
@@ -88,7 +100,15 @@ export function parseServeOptions(args: string[]): ServeOptions {
   };
   if (values['tls-cert-file']) options.tlsCertFile = values['tls-cert-file'];
   if (values['tls-private-key-file']) options.tlsPrivateKeyFile = values['tls-private-key-file'];
+  if (values['client-ca-file']) options.clientCaFile = values['client-ca-file'];
   if (values.kubeconfig) options.kubeconfig = values.kubeconfig;
   if (values['policy-file']) options.policyFile = values['policy-file'];
+  const configMap = values['policy-configmap'];
+  if (configMap) {
+    const [namespace = '', name = '', ...rest] = configMap.split('/');
+    if (!namespace || !name || rest.length > 0) throw new UsageError('--policy-configmap must be NAMESPACE/NAME');
+    if (options.policyFile) throw new UsageError('--policy-file and --policy-configmap are alternatives; give one');
+    options.policyConfigMap = { namespace, name };
+  }
   return options;
 }

@@ -1,4 +1,5 @@
 import { fastify, LogController, type FastifyError } from 'fastify';
+import type { SecureContextOptions } from 'node:tls';
 import { badRequest, type AdmissionHandler } from '../admission/handler.js';
 import type { Logger } from '../observability/logger.js';
 import type { Webhook } from '../restore/reviewer.js';
@@ -10,8 +11,15 @@ export const KEEP_ALIVE_TIMEOUT_MS = 120_000;
 /** UPDATE reviews carry two Pods; 7 MiB is what the field settled on (Fastify's default is 1 MiB). */
 export const BODY_LIMIT_BYTES = 7 * 1024 * 1024;
 
+/** The TLS settings of every secure context, at start and on each certificate reload (setSecureContext replaces all). */
+export function secureContextOptions(tls: PemPair, clientCa?: string): SecureContextOptions {
+  return { cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ...(clientCa ? { ca: clientCa } : {}) };
+}
+
 export interface WebhookServerOptions {
   tls: PemPair;
+  /** With it, only clients presenting a certificate signed by one of these CAs get through the handshake (mTLS). */
+  clientCa?: string;
   handler: AdmissionHandler;
   logger: Logger;
 }
@@ -19,7 +27,10 @@ export interface WebhookServerOptions {
 /** The HTTPS admission server: HTTP only, no decisions; every reply is JSON. */
 export function createWebhookServer(options: WebhookServerOptions) {
   const app = fastify({
-    https: { cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2' },
+    https: {
+      ...secureContextOptions(options.tls, options.clientCa),
+      ...(options.clientCa ? { requestCert: true, rejectUnauthorized: true } : {}),
+    },
     http2: false,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     bodyLimit: BODY_LIMIT_BYTES,

@@ -29,9 +29,9 @@ describe('restore-guard command line', () => {
     expect(half.stderr).toContain('go together');
   });
 
-  it('refuses to start with an invalid policy file, saying why', async () => {
-    const result = await exitOf(['serve', '--policy-file', '/dev/null/missing']);
-    expect(result.code).toBe(1);
+  it('refuses --policy-file together with --policy-configmap, and a malformed ConfigMap reference', async () => {
+    expect((await exitOf(['serve', '--policy-file', 'p.yaml', '--policy-configmap', 'a/b'])).code).toBe(2);
+    expect((await exitOf(['serve', '--policy-configmap', 'just-a-name'])).stderr).toContain('NAMESPACE/NAME');
   });
 });
 

@@ -1,0 +1,95 @@
+import type { KubeConfig } from '@kubernetes/client-node';
+import { CachedAuthorizer } from '../kube/authorization-cache.js';
+import { KubeCheckpointSource } from '../kube/checkpoint-source.js';
+import { EventRecorder } from '../kube/event-recorder.js';
+import { loadKubeConfig, UnavailableApi } from '../kube/kubeconfig.js';
+import { KubeNamespaceSource } from '../kube/namespace-source.js';
+import { ConfigMapPolicySource } from '../kube/policy-configmap-source.js';
+import { KubeRuntimeClassSource } from '../kube/runtime-class-source.js';
+import { SubjectAccessReviewAuthorizer } from '../kube/sar-authorizer.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { Policy } from '../policy/policy.js';
+import type { PolicyStore } from '../policy/store.js';
+import type { CheckpointSource } from '../restore/ports.js';
+import type { ReviewerPorts } from '../restore/reviewer.js';
+import type { ReadinessCheck } from '../server/ops-server.js';
+import type { ServeOptions } from './options.js';
+
+export interface ApiWiring {
+  ports: Omit<ReviewerPorts, 'policy'>;
+  readiness: ReadinessCheck[];
+  stop(): void;
+}
+
+function sameCheckpointApi(a: Policy, b: Policy): boolean {
+  const x = a.checkpointAPI;
+  const y = b.checkpointAPI;
+  return x.group === y.group && x.version === y.version && x.resource === y.resource;
+}
+
+/**
+ * The adapters behind the ports, following the live policy: cache TTLs change in place, and a move of
+ * the checkpoint API starts a watch on the new resource before the old one stops.
+ */
+function connect(kubeConfig: KubeConfig, options: ServeOptions, store: PolicyStore, logger: Logger, metrics: Metrics): ApiWiring {
+  const checkpointSource = (policy: Policy) => {
+    const { group, version, resource } = policy.checkpointAPI;
+    const source = new KubeCheckpointSource({ kubeConfig, group, version, resource, metrics, logger });
+    source.start();
+    return source;
+  };
+  let checkpoints = checkpointSource(store.current());
+  const runtimeClasses = new KubeRuntimeClassSource({ kubeConfig, metrics, logger });
+  const sar = new SubjectAccessReviewAuthorizer({ kubeConfig, metrics, logger });
+  const authorizer = new CachedAuthorizer(sar, { ...store.current().authorizationCache, metrics });
+  const namespaces = new KubeNamespaceSource(kubeConfig);
+  runtimeClasses.start();
+
+  store.onChange((policy, previous) => {
+    authorizer.setOptions(policy.authorizationCache);
+    if (!sameCheckpointApi(policy, previous)) {
+      const old = checkpoints;
+      checkpoints = checkpointSource(policy);
+      old.stop();
+    }
+  });
+  let policySource: ConfigMapPolicySource | undefined;
+  if (options.policyConfigMap) {
+    const events = new EventRecorder(kubeConfig, logger);
+    policySource = new ConfigMapPolicySource({ kubeConfig, ...options.policyConfigMap, store, events, metrics, logger });
+    policySource.start();
+  }
+  const checkpointPort: CheckpointSource = { get: (namespace, name, deadline) => checkpoints.get(namespace, name, deadline) };
+  return {
+    ports: { authorizer, checkpoints: checkpointPort, runtimeClasses, namespaces },
+    readiness: [
+      { name: 'podcheckpoints watch', ready: () => checkpoints.hasSynced() },
+      { name: 'runtimeclasses watch', ready: () => runtimeClasses.hasSynced() },
+    ],
+    stop: () => {
+      policySource?.stop();
+      checkpoints.stop();
+      runtimeClasses.stop();
+      sar.close();
+      namespaces.close();
+    },
+  };
+}
+
+/** Wires the adapters to the API server, or to an "unreachable" stand-in when there is no config. */
+export function connectApi(options: ServeOptions, store: PolicyStore, logger: Logger, metrics: Metrics): ApiWiring {
+  const loaded = loadKubeConfig(options.kubeconfig);
+  if (loaded.kubeConfig) {
+    logger.info({ source: loaded.source }, 'using Kubernetes API');
+    return connect(loaded.kubeConfig, options, store, logger, metrics);
+  }
+  logger.warn({ reason: loaded.reason }, 'no Kubernetes API configured: every restore will be denied');
+  if (options.policyConfigMap) logger.warn('--policy-configmap needs the Kubernetes API: the default policy is in effect');
+  const unavailable = new UnavailableApi(loaded.reason);
+  return {
+    ports: { authorizer: unavailable, checkpoints: unavailable, runtimeClasses: unavailable, namespaces: unavailable },
+    readiness: [],
+    stop: () => {},
+  };
+}

@@ -1,0 +1,99 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { startWebhook, type RunningWebhook } from '../../src/cli/serve.js';
+import { createLogger } from '../../src/observability/logger.js';
+import type { JsonObject } from '../../src/restore/json.js';
+import { FakeApi } from '../support/fake-api.js';
+import { pinnedAffinity, rawCheckpoint, restorePod, reviewBody } from '../support/fixtures.js';
+import { post } from '../support/https-client.js';
+
+const HEADER = 'apiVersion: restore-guard.dev/v1alpha1\nkind: RestorePolicy\n';
+
+/** The policy ConfigMap followed live through the API, as `--policy-configmap` wires it. */
+describe('policy from a ConfigMap', () => {
+  let api: FakeApi;
+  let webhook: RunningWebhook;
+  let ca: string;
+
+  beforeAll(async () => {
+    api = await FakeApi.start();
+    api.checkpoints.put(rawCheckpoint());
+    api.grant({ user: 'alice', namespace: 'team-a', name: 'ckpt' });
+    const dir = mkdtempSync(join(tmpdir(), 'rg-cm-'));
+    webhook = await startWebhook(
+      {
+        port: 0,
+        bindAddress: '127.0.0.1',
+        devCertDir: join(dir, 'certs'),
+        metricsPort: 0,
+        kubeconfig: await api.writeKubeConfig(dir),
+        policyConfigMap: { namespace: 'restore-guard', name: 'restore-guard-policy' },
+        logLevel: 'silent',
+        shutdownDelayMs: 0,
+      },
+      createLogger('silent'),
+    );
+    ca = readFileSync(join(dir, 'certs', 'tls.crt'), 'utf8');
+  });
+  afterAll(async () => {
+    await webhook?.close();
+    await api?.close();
+  });
+
+  const validate = async (object: JsonObject) => {
+    const reply = await post(webhook.webhookPort, '/validate', JSON.stringify(reviewBody({ object })), { ca });
+    return (reply.body as { response: { allowed: boolean; warnings?: string[]; auditAnnotations?: Record<string, string> } }).response;
+  };
+  const mismatched = () => restorePod({ spec: { affinity: pinnedAffinity(), hostNetwork: true } });
+  const putPolicy = (text: string) =>
+    api.configMaps.put({ metadata: { namespace: 'restore-guard', name: 'restore-guard-policy', uid: 'cm-uid' }, data: { 'policy.yaml': text } });
+  const metric = async (name: string) =>
+    (await (await fetch(`http://127.0.0.1:${webhook.metricsPort}/metrics`)).text()).split('\n').filter((l) => l.startsWith(name));
+
+  it('uses the defaults while there is no ConfigMap', async () => {
+    const answer = await validate(mismatched());
+    expect(answer.allowed).toBe(false);
+    expect(answer.auditAnnotations?.['policy-generation']).toBe('1');
+  });
+
+  it('applies a new ConfigMap within seconds, without a restart', async () => {
+    putPolicy(`${HEADER}mode: warn`);
+    await vi.waitFor(async () => expect((await validate(mismatched())).allowed).toBe(true));
+    const answer = await validate(mismatched());
+    expect(answer.warnings?.join()).toContain('would deny');
+    expect(answer.auditAnnotations).toMatchObject({ 'policy-generation': '2', decision: 'would-deny' });
+    expect(await metric('restore_guard_policy_generation')).toContain('restore_guard_policy_generation 2');
+    await vi.waitFor(() => expect(api.events.some((e) => e.reason === 'PolicyApplied')).toBe(true));
+  });
+
+  it('refuses a bad change: the last good policy stays, an Event and a metric say why', async () => {
+    putPolicy(`${HEADER}mode: warn\nrequireReadyy: true`);
+    await vi.waitFor(() => expect(api.events.some((e) => e.reason === 'InvalidPolicy')).toBe(true));
+    const event = api.events.find((e) => e.reason === 'InvalidPolicy') as JsonObject;
+    expect(event).toMatchObject({ type: 'Warning', involvedObject: { kind: 'ConfigMap', namespace: 'restore-guard', name: 'restore-guard-policy' } });
+    expect(String(event.message)).toContain('unknown field "requireReadyy"');
+    expect((await validate(mismatched())).allowed).toBe(true);
+    expect((await metric('restore_guard_policy_reloads_total')).join()).toMatch(/result="rejected"} 1/);
+    expect((await fetch(`http://127.0.0.1:${webhook.metricsPort}/readyz`)).status).toBe(200);
+  });
+
+  it('changes the authorization cache and the checkpoint API live', async () => {
+    putPolicy(`${HEADER}authorizationCache: { allowedTTL: 0s }\ncheckpointAPI: { group: checkpoint.k8s.io }`);
+    await vi.waitFor(async () => {
+      const before = api.sarSpecs.length;
+      await validate(restorePod({ spec: { affinity: pinnedAffinity() } }));
+      expect(api.sarSpecs.slice(before).at(-1)?.resourceAttributes?.group).toBe('checkpoint.k8s.io');
+    });
+    const before = api.sarCount;
+    await validate(restorePod({ spec: { affinity: pinnedAffinity() } }));
+    await validate(restorePod({ spec: { affinity: pinnedAffinity() } }));
+    expect(api.sarCount - before).toBe(2);
+  });
+
+  it('goes back to the defaults when the ConfigMap is deleted', async () => {
+    api.configMaps.remove('restore-guard', 'restore-guard-policy');
+    await vi.waitFor(async () => expect((await validate(mismatched())).allowed).toBe(false));
+  });
+});
