@@ -1,0 +1,246 @@
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { generate } from 'selfsigned';
+
+/**
+ * The self-signed serving certificate for clusters without cert-manager: a private CA and a serving
+ * certificate it signs, written as files that the `self-signed` kustomize overlay turns into the Secret
+ * and the webhooks' caBundle. Running it again renews: a new serving certificate every time; a new CA when
+ * the current one would not outlive the new serving certificate (or on request), with the previous CA kept
+ * in the bundle for an overlap so that pods still serving the previous certificate stay trusted.
+ */
+
+const DAY_MS = 24 * 3600 * 1000;
+/** Tolerate a little clock skew between this machine and the API server. */
+const BACKDATE_MS = 5 * 60 * 1000;
+
+export interface CertificateFiles {
+  caCert: string;
+  caKey: string;
+  tlsCert: string;
+  tlsKey: string;
+  /** Every CA the API server must trust, current first (PEM). */
+  caBundle: string;
+  /** base64 of caBundle, the value of webhooks[].clientConfig.caBundle. */
+  caBundleBase64: string;
+}
+
+export function certificateFiles(outDir: string): CertificateFiles {
+  return {
+    caCert: join(outDir, 'ca.crt'),
+    caKey: join(outDir, 'ca.key'),
+    tlsCert: join(outDir, 'tls.crt'),
+    tlsKey: join(outDir, 'tls.key'),
+    caBundle: join(outDir, 'ca-bundle.crt'),
+    caBundleBase64: join(outDir, 'ca-bundle.b64'),
+  };
+}
+
+export interface RenewOptions {
+  outDir: string;
+  service?: string;
+  namespace?: string;
+  /** Make a new CA even if the current one is still good (a suspected key leak, a test). */
+  rotateCa?: boolean;
+  leafValidityDays?: number;
+  caValidityDays?: number;
+  /** How long a replaced CA stays in the bundle after its successor was made. */
+  overlapDays?: number;
+  /** A new CA is made when the current one has less than leafValidityDays + this left. */
+  caRenewMarginDays?: number;
+  now?: Date;
+}
+
+export const DEFAULTS = {
+  service: 'restore-guard',
+  namespace: 'restore-guard',
+  leafValidityDays: 365,
+  caValidityDays: 3650,
+  overlapDays: 30,
+  caRenewMarginDays: 30,
+} as const;
+
+export interface IssuedCertificate {
+  subject: string;
+  fingerprint256: string;
+  notBefore: Date;
+  notAfter: Date;
+}
+
+export interface RenewResult {
+  files: CertificateFiles;
+  dnsNames: string[];
+  ca: IssuedCertificate & { created: boolean; reason: string };
+  serving: IssuedCertificate & { issuer: string };
+  /** The CAs in the bundle, current first. */
+  bundle: IssuedCertificate[];
+  /** CAs that were in the previous bundle and are not any more (expired, or their overlap ended). */
+  dropped: IssuedCertificate[];
+}
+
+/** The names kube-apiserver dials (`<service>.<namespace>.svc`) and its long form. */
+export function servingDnsNames(service: string = DEFAULTS.service, namespace: string = DEFAULTS.namespace): string[] {
+  return [`${service}.${namespace}.svc`, `${service}.${namespace}.svc.cluster.local`];
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g;
+
+/** The certificates in a PEM text, in order; blocks that do not parse are skipped. */
+export function parseCertificates(pem: string): X509Certificate[] {
+  const certificates: X509Certificate[] = [];
+  for (const block of pem.match(PEM_CERTIFICATE) ?? []) {
+    try {
+      certificates.push(new X509Certificate(block));
+    } catch {
+      // not a certificate we can use: leave it out
+    }
+  }
+  return certificates;
+}
+
+function describe(cert: X509Certificate): IssuedCertificate {
+  return { subject: cert.subject, fingerprint256: cert.fingerprint256, notBefore: new Date(cert.validFrom), notAfter: new Date(cert.validTo) };
+}
+
+async function readOptional(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Writes next to the target and renames, so a reader (kustomize, a watcher) never sees half a file. */
+async function writeAtomic(file: string, content: string, mode: number): Promise<void> {
+  const temporary = `${file}.tmp-${process.pid}`;
+  await writeFile(temporary, content.startsWith('-----') && !content.endsWith('\n') ? `${content}\n` : content, { mode });
+  await chmod(temporary, mode);
+  await rename(temporary, file);
+}
+
+interface KeyedCertificate {
+  cert: X509Certificate;
+  pem: string;
+  key: string;
+}
+
+async function loadCa(files: CertificateFiles): Promise<KeyedCertificate | undefined> {
+  const [pem, key] = await Promise.all([readOptional(files.caCert), readOptional(files.caKey)]);
+  if (pem === undefined || key === undefined) return undefined;
+  try {
+    const cert = new X509Certificate(pem);
+    if (!cert.ca || !cert.checkPrivateKey(createPrivateKey(key))) return undefined;
+    return { cert, pem, key };
+  } catch {
+    return undefined;
+  }
+}
+
+async function createCa(now: number, validityDays: number): Promise<KeyedCertificate> {
+  const notBeforeDate = new Date(now - BACKDATE_MS);
+  // A distinct subject per CA: verifiers that pick an issuer by name never confuse the old CA with the new.
+  const result = await generate(
+    [
+      { name: 'commonName', value: `restore-guard CA ${new Date(now).toISOString()}` },
+      { name: 'organizationName', value: 'restore-guard' },
+    ],
+    {
+      keyType: 'ec',
+      curve: 'P-256',
+      algorithm: 'sha256',
+      notBeforeDate,
+      notAfterDate: new Date(now + validityDays * DAY_MS),
+      extensions: [
+        { name: 'basicConstraints', cA: true, pathLenConstraint: 0, critical: true },
+        { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+      ],
+    },
+  );
+  return { cert: new X509Certificate(result.cert), pem: result.cert, key: result.private };
+}
+
+async function issueServing(ca: KeyedCertificate, dnsNames: string[], now: number, validityDays: number): Promise<KeyedCertificate> {
+  const notAfter = Math.min(now + validityDays * DAY_MS, Date.parse(ca.cert.validTo));
+  const [commonName = 'restore-guard'] = dnsNames;
+  const result = await generate([{ name: 'commonName', value: commonName }], {
+    keyType: 'ec',
+    curve: 'P-256',
+    algorithm: 'sha256',
+    notBeforeDate: new Date(now - BACKDATE_MS),
+    notAfterDate: new Date(notAfter),
+    ca: { key: ca.key, cert: ca.pem },
+    extensions: [
+      { name: 'basicConstraints', cA: false, critical: true },
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      { name: 'subjectAltName', altNames: dnsNames.map((value) => ({ type: 2 as const, value })) },
+    ],
+  });
+  return { cert: new X509Certificate(result.cert), pem: result.cert, key: result.private };
+}
+
+/**
+ * Which earlier CAs stay trusted: those not expired whose successor (the next CA made after them) is
+ * younger than the overlap. The CA in use is always first.
+ */
+function chooseBundle(current: X509Certificate, earlier: X509Certificate[], now: number, overlapMs: number) {
+  const unique = new Map<string, X509Certificate>();
+  for (const cert of [current, ...earlier]) if (cert.ca && !unique.has(cert.fingerprint256)) unique.set(cert.fingerprint256, cert);
+  const byAge = [...unique.values()].sort((a, b) => Date.parse(a.validFrom) - Date.parse(b.validFrom));
+  const kept: X509Certificate[] = [current];
+  const dropped: X509Certificate[] = [];
+  for (const [index, cert] of byAge.entries()) {
+    if (cert.fingerprint256 === current.fingerprint256) continue;
+    const successor = byAge[index + 1];
+    const supersededAt = successor ? Date.parse(successor.validFrom) + BACKDATE_MS : now;
+    const keep = Date.parse(cert.validTo) > now && now < supersededAt + overlapMs;
+    (keep ? kept : dropped).push(cert);
+  }
+  const [first, ...rest] = kept;
+  return { bundle: [first as X509Certificate, ...rest.sort((a, b) => Date.parse(b.validFrom) - Date.parse(a.validFrom))], dropped };
+}
+
+/** Creates or renews the CA, the serving pair and the caBundle in `options.outDir`. */
+export async function renewCertificates(options: RenewOptions): Promise<RenewResult> {
+  const settings = { ...DEFAULTS, ...options };
+  const now = (options.now ?? new Date()).getTime();
+  const files = certificateFiles(options.outDir);
+  const dnsNames = servingDnsNames(settings.service, settings.namespace);
+  await mkdir(options.outDir, { recursive: true });
+
+  const previousBundle = parseCertificates((await readOptional(files.caBundle)) ?? '');
+  const previousCa = await loadCa(files);
+  const needsToLast = (settings.leafValidityDays + settings.caRenewMarginDays) * DAY_MS;
+  let reason: string;
+  if (!previousCa) reason = 'no usable CA in the output directory';
+  else if (options.rotateCa) reason = 'rotation requested';
+  else if (Date.parse(previousCa.cert.validTo) - now < needsToLast) reason = `the CA expires ${previousCa.cert.validTo}, too soon for a new serving certificate`;
+  else if (Date.parse(previousCa.cert.validFrom) > now) reason = 'the CA is not valid yet';
+  else reason = '';
+  const ca = reason ? await createCa(now, settings.caValidityDays) : (previousCa as KeyedCertificate);
+  if (!reason) reason = 'the CA is valid long enough';
+
+  const serving = await issueServing(ca, dnsNames, now, settings.leafValidityDays);
+  const earlier = previousCa ? [previousCa.cert, ...previousBundle] : previousBundle;
+  const { bundle, dropped } = chooseBundle(ca.cert, earlier, now, settings.overlapDays * DAY_MS);
+  const bundlePem = bundle.map((cert) => cert.toString().trim()).join('\n') + '\n';
+
+  // The CA key first and the bundle before the serving pair: an interrupted run leaves a bundle that
+  // already trusts whatever serving certificate is written next.
+  await writeAtomic(files.caKey, ca.key, 0o600);
+  await writeAtomic(files.caCert, ca.pem, 0o644);
+  await writeAtomic(files.caBundle, bundlePem, 0o644);
+  await writeAtomic(files.caBundleBase64, Buffer.from(bundlePem).toString('base64'), 0o644);
+  await writeAtomic(files.tlsKey, serving.key, 0o600);
+  await writeAtomic(files.tlsCert, serving.pem, 0o644);
+
+  return {
+    files,
+    dnsNames,
+    ca: { ...describe(ca.cert), created: ca !== previousCa, reason },
+    serving: { ...describe(serving.cert), issuer: serving.cert.issuer },
+    bundle: bundle.map(describe),
+    dropped: dropped.map(describe),
+  };
+}

@@ -1,0 +1,197 @@
+import { execFile } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, createServer, type Server, type TLSSocket } from 'node:tls';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { parseCertificates, renewCertificates } from '../../src/certs/authority.js';
+import { parsePolicy } from '../../src/policy/parse.js';
+
+/**
+ * Renders the base, both overlays, the examples and (when present) the stand-in component with kustomize,
+ * the engine of `kubectl kustomize` / `kubectl apply -k`, built from the Go module proxy on first use by
+ * scripts/ensure-kustomize.sh. The self-signed overlay is rendered from a copy of manifests/ with freshly
+ * made certificates, and its Secret and caBundle are proven to form a chain a TLS client accepts.
+ */
+
+const run = promisify(execFile);
+const ROOT = join(import.meta.dirname, '..', '..');
+type Obj = Record<string, unknown>;
+const at = (value: unknown, ...path: Array<string | number>): unknown => {
+  let current = value;
+  for (const key of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<string | number, unknown>)[key];
+  }
+  return current;
+};
+const name = (doc: Obj) => `${String(doc.kind)}/${String(at(doc, 'metadata', 'name'))}`;
+
+let kustomize: string;
+let work: string;
+async function render(dir: string): Promise<Obj[]> {
+  const { stdout } = await run(kustomize, ['build', dir], { maxBuffer: 32 * 1024 * 1024 });
+  return parseAllDocuments(stdout).map((doc) => {
+    expect(doc.errors).toEqual([]);
+    return doc.toJS() as Obj;
+  });
+}
+
+beforeAll(async () => {
+  // Builds kustomize on a fresh machine (Go module proxy); reuses .cache/bin/kustomize afterwards.
+  kustomize = (await run('bash', [join(ROOT, 'scripts', 'ensure-kustomize.sh')], { maxBuffer: 16 * 1024 * 1024 })).stdout.trim();
+  work = mkdtempSync(join(tmpdir(), 'rg-manifests-'));
+  cpSync(join(ROOT, 'manifests'), join(work, 'manifests'), { recursive: true });
+  for (const file of ['tls.crt', 'tls.key', 'ca.crt', 'ca.key', 'ca-bundle.crt', 'ca-bundle.b64']) {
+    rmSync(join(work, 'manifests', 'overlays', 'self-signed', 'generated', file), { force: true });
+  }
+}, 900_000);
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('kustomize renders', () => {
+  let baseDocs: Obj[];
+  beforeAll(async () => {
+    baseDocs = await render(join(work, 'manifests', 'base'));
+  });
+
+  it('the base: every object once, all of restore-guard in its namespace, the image set', () => {
+    expect(baseDocs.map(name).sort()).toEqual(
+      [
+        'ClusterRole/restore-guard',
+        'ClusterRoleBinding/restore-guard',
+        'ConfigMap/restore-guard-policy',
+        'Deployment/restore-guard',
+        'MutatingWebhookConfiguration/restore-guard',
+        'Namespace/restore-guard',
+        'NetworkPolicy/restore-guard',
+        'PodDisruptionBudget/restore-guard',
+        'ResourceQuota/restore-guard-critical-pods',
+        'Role/restore-guard',
+        'RoleBinding/restore-guard',
+        'Service/restore-guard',
+        'ServiceAccount/restore-guard',
+        'ValidatingAdmissionPolicy/restore-guard.dev',
+        'ValidatingAdmissionPolicyBinding/restore-guard.dev',
+        'ValidatingWebhookConfiguration/restore-guard',
+      ].sort(),
+    );
+    const deployment = baseDocs.find((d) => d.kind === 'Deployment') as Obj;
+    expect(at(deployment, 'spec', 'template', 'spec', 'containers', 0, 'image')).toBe('ghcr.io/restore-guard/restore-guard:0.1.0');
+    for (const doc of baseDocs) expect(at(doc, 'metadata', 'labels', 'app.kubernetes.io/part-of'), name(doc)).toBe('restore-guard');
+  });
+
+  it('the cert-manager overlay: the base plus Issuers and Certificates, both webhooks annotated for cainjector', async () => {
+    const docs = await render(join(work, 'manifests', 'overlays', 'cert-manager'));
+    const added = docs.map(name).filter((n) => !baseDocs.map(name).includes(n));
+    expect(added.sort()).toEqual(['Certificate/restore-guard-ca', 'Certificate/restore-guard-serving', 'Issuer/restore-guard-ca', 'Issuer/restore-guard-selfsigned']);
+    const serving = docs.find((d) => name(d) === 'Certificate/restore-guard-serving') as Obj;
+    expect(at(serving, 'metadata', 'namespace')).toBe('restore-guard');
+    for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) {
+      const hook = docs.find((d) => d.kind === kind) as Obj;
+      expect(at(hook, 'metadata', 'annotations', 'cert-manager.io/inject-ca-from')).toBe('restore-guard/restore-guard-serving');
+      expect(at(hook, 'webhooks', 0, 'matchConditions')).toEqual(at(baseDocs.find((d) => d.kind === kind), 'webhooks', 0, 'matchConditions'));
+    }
+    const deployment = docs.find((d) => d.kind === 'Deployment');
+    expect(deployment).toEqual(baseDocs.find((d) => d.kind === 'Deployment'));
+  });
+
+  it('the self-signed overlay: the Secret from `npm run certs` and its caBundle in both webhooks, nothing local applied', async () => {
+    const generated = join(work, 'manifests', 'overlays', 'self-signed', 'generated');
+    const issued = await renewCertificates({ outDir: generated });
+    const docs = await render(join(work, 'manifests', 'overlays', 'self-signed'));
+    expect(docs.find((d) => d.kind === 'ConfigMap' && at(d, 'metadata', 'name') === 'restore-guard-ca-bundle')).toBeUndefined();
+    const secret = docs.find((d) => d.kind === 'Secret') as Obj;
+    expect(name(secret)).toBe('Secret/restore-guard-tls');
+    expect(secret.type).toBe('kubernetes.io/tls');
+    const decoded = (key: string) => Buffer.from(String(at(secret, 'data', key)), 'base64').toString();
+    expect(decoded('tls.crt')).toBe(readFileSync(issued.files.tlsCert, 'utf8'));
+    expect(decoded('tls.key')).toBe(readFileSync(issued.files.tlsKey, 'utf8'));
+
+    const bundleBase64 = readFileSync(issued.files.caBundleBase64, 'utf8');
+    for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) {
+      const hook = docs.find((d) => d.kind === kind) as Obj;
+      expect(at(hook, 'webhooks', 0, 'clientConfig', 'caBundle')).toBe(bundleBase64);
+      expect(at(hook, 'webhooks', 0, 'clientConfig', 'service', 'name')).toBe('restore-guard');
+    }
+
+    // What the API server does with it: trust the caBundle, dial restore-guard.restore-guard.svc.
+    const bundle = Buffer.from(bundleBase64, 'base64').toString();
+    const leaf = new X509Certificate(decoded('tls.crt'));
+    expect(parseCertificates(bundle).some((ca) => leaf.checkIssued(ca) && leaf.verify(ca.publicKey))).toBe(true);
+    const server: Server = createServer({ cert: decoded('tls.crt'), key: decoded('tls.key') }, (socket) => socket.end('ok'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const socket: TLSSocket = await new Promise((resolve, reject) => {
+        const s = connect({ host: '127.0.0.1', port, ca: bundle, servername: 'restore-guard.restore-guard.svc' }, () => resolve(s));
+        s.once('error', reject);
+      });
+      expect(socket.authorized).toBe(true);
+      socket.destroy();
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it('the examples', async () => {
+    const docs = await render(join(work, 'manifests', 'examples'));
+    expect(docs.map(name).sort()).toEqual(
+      [
+        'ClusterRole/podcheckpoint-restorer',
+        'Role/restore-web-ckpt',
+        'RoleBinding/podcheckpoint-restorer-alice',
+        'RoleBinding/restore-web-ckpt-replicaset-controller',
+        'RuntimeClass/runc-checkpoint',
+      ].sort(),
+    );
+  });
+
+  it('the example patches, applied from an overlay (NetworkPolicy narrowed, mTLS flag and mount added)', async () => {
+    const overlay = join(work, 'manifests', 'overlays', 'examples-applied');
+    mkdirSync(overlay);
+    cpSync(join(work, 'manifests', 'examples', 'networkpolicy-control-plane-patch.yaml'), join(overlay, 'networkpolicy.yaml'));
+    cpSync(join(work, 'manifests', 'examples', 'mtls-patch.yaml'), join(overlay, 'mtls.yaml'));
+    writeFileSync(
+      join(overlay, 'kustomization.yaml'),
+      [
+        'apiVersion: kustomize.config.k8s.io/v1beta1',
+        'kind: Kustomization',
+        'resources: [../../base]',
+        'patches:',
+        '  - path: networkpolicy.yaml',
+        '  - path: mtls.yaml',
+        '    target: {kind: Deployment, name: restore-guard}',
+      ].join('\n'),
+    );
+    const docs = await render(overlay);
+    const policy = docs.find((d) => d.kind === 'NetworkPolicy') as Obj;
+    expect(at(policy, 'spec', 'ingress', 0, 'from')).toEqual([{ ipBlock: { cidr: '192.0.2.0/24' } }]);
+    const container = at(docs.find((d) => d.kind === 'Deployment'), 'spec', 'template', 'spec', 'containers', 0) as Obj;
+    expect(container.args).toContain('--client-ca-file=/etc/restore-guard/client-ca/ca.crt');
+  });
+
+  it('the base with the stand-in PodCheckpoint CRD component (for clusters without the upstream API)', async () => {
+    const overlay = join(work, 'manifests', 'overlays', 'with-standin');
+    mkdirSync(overlay);
+    writeFileSync(
+      join(overlay, 'kustomization.yaml'),
+      ['apiVersion: kustomize.config.k8s.io/v1beta1', 'kind: Kustomization', 'resources: [../../base]', 'components: [../../components/podcheckpoint-standin]'].join('\n'),
+    );
+    const docs = await render(overlay);
+    const crd = docs.find((d) => d.kind === 'CustomResourceDefinition') as Obj;
+    const group = String(at(crd, 'spec', 'group'));
+    expect(at(crd, 'spec', 'names', 'plural')).toBe('podcheckpoints');
+    // Everything that names the checkpoint API agrees with the stand-in's group.
+    const policy = parsePolicy(String(at(docs.find((d) => name(d) === 'ConfigMap/restore-guard-policy'), 'data', 'policy.yaml')));
+    expect(policy.ok && policy.policy.checkpointAPI.group).toBe(group);
+    const rules = at(docs.find((d) => name(d) === 'ClusterRole/restore-guard'), 'rules') as Obj[];
+    expect(rules).toContainEqual({ apiGroups: [group], resources: ['podcheckpoints'], verbs: ['get', 'list', 'watch'] });
+    const vap = docs.find((d) => d.kind === 'ValidatingAdmissionPolicy') as Obj;
+    expect(JSON.stringify(at(vap, 'spec', 'validations'))).toContain(`authorizer.group('${group}').resource('podcheckpoints')`);
+  });
+});

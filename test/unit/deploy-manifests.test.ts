@@ -1,0 +1,370 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { parseServeOptions } from '../../src/cli/options.js';
+import { parsePolicy } from '../../src/policy/parse.js';
+import { defaultPolicy } from '../../src/policy/policy.js';
+
+/**
+ * Reads every manifest as written (no kustomize; the render test covers that) and checks the fields an
+ * admin relies on: least-privilege RBAC, a Deployment that survives rollouts and drains, webhooks that
+ * fail closed yet can never block anything but restores, and the companion policy.
+ */
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const MANIFESTS = join(ROOT, 'manifests');
+// Another part of the project owns the stand-in CRD; it is only referenced here.
+const NOT_OURS = join(MANIFESTS, 'components', 'podcheckpoint-standin');
+
+type Obj = Record<string, unknown>;
+const obj = (value: unknown): Obj => {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error(`not an object: ${JSON.stringify(value)}`);
+  return value as Obj;
+};
+const arr = (value: unknown): unknown[] => {
+  if (!Array.isArray(value)) throw new Error(`not a list: ${JSON.stringify(value)}`);
+  return value;
+};
+const at = (value: unknown, ...path: Array<string | number>): unknown => {
+  let current = value;
+  for (const key of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<string | number, unknown>)[key];
+  }
+  return current;
+};
+
+function yamlFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (path === NOT_OURS) return [];
+    if (statSync(path).isDirectory()) return yamlFiles(path);
+    return /\.ya?ml$/.test(name) ? [path] : [];
+  });
+}
+
+function documents(file: string): unknown[] {
+  return parseAllDocuments(readFileSync(file, 'utf8')).map((doc) => {
+    if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors.map((e) => e.message).join('; ')}`);
+    return doc.toJS() as unknown;
+  });
+}
+
+const base = yamlFiles(join(MANIFESTS, 'base'))
+  .filter((file) => !file.endsWith('kustomization.yaml'))
+  .flatMap((file) => documents(file).map(obj));
+function one(kind: string, name?: string): Obj {
+  const found = base.filter((doc) => doc.kind === kind && (name === undefined || at(doc, 'metadata', 'name') === name));
+  expect(found, `${kind} ${name ?? ''}`).toHaveLength(1);
+  return found[0] as Obj;
+}
+
+const deployment = one('Deployment', 'restore-guard');
+const podSpec = obj(at(deployment, 'spec', 'template', 'spec'));
+const podLabels = obj(at(deployment, 'spec', 'template', 'metadata', 'labels'));
+const container = obj(arr(podSpec.containers)[0]);
+const selects = (selector: unknown) => Object.entries(obj(selector)).every(([key, value]) => podLabels[key] === value);
+
+describe('manifests as written', () => {
+  it('parse, each document has apiVersion and kind, and the base lists every file it holds', () => {
+    for (const file of yamlFiles(MANIFESTS)) {
+      for (const doc of documents(file)) {
+        if (Array.isArray(doc)) continue; // a JSON 6902 patch
+        expect(obj(doc).apiVersion, relative(ROOT, file)).toEqual(expect.any(String));
+        expect(obj(doc).kind, relative(ROOT, file)).toEqual(expect.any(String));
+      }
+    }
+    const kustomization = obj(documents(join(MANIFESTS, 'base', 'kustomization.yaml'))[0]);
+    const listed = arr(kustomization.resources).map(String).sort();
+    const present = readdirSync(join(MANIFESTS, 'base')).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml').sort();
+    expect(listed).toEqual(present);
+  });
+
+  it('puts everything namespaced into the restore-guard namespace', () => {
+    expect(one('Namespace', 'restore-guard')).toBeDefined();
+    const clusterScoped = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
+    for (const doc of base) {
+      if (clusterScoped.has(String(doc.kind))) expect(at(doc, 'metadata', 'namespace')).toBeUndefined();
+      else expect(at(doc, 'metadata', 'namespace'), `${String(doc.kind)}`).toBe('restore-guard');
+    }
+  });
+});
+
+describe('RBAC: least privilege', () => {
+  const ruleSet = (rules: unknown) =>
+    arr(rules).flatMap((rule) =>
+      arr(at(rule, 'apiGroups')).flatMap((group) =>
+        arr(at(rule, 'resources')).flatMap((resource) =>
+          arr(at(rule, 'verbs')).map((verb) => {
+            const names = at(rule, 'resourceNames');
+            return `${String(group)}/${String(resource)}:${String(verb)}${names ? `@${arr(names).join(',')}` : ''}`;
+          }),
+        ),
+      ),
+    );
+
+  it('the ClusterRole grants exactly what the webhook needs, with no wildcard', () => {
+    expect(ruleSet(one('ClusterRole', 'restore-guard').rules).sort()).toEqual(
+      [
+        'authorization.k8s.io/subjectaccessreviews:create',
+        'node.k8s.io/podcheckpoints:get',
+        'node.k8s.io/podcheckpoints:list',
+        'node.k8s.io/podcheckpoints:watch',
+        'node.k8s.io/runtimeclasses:get',
+        'node.k8s.io/runtimeclasses:list',
+        'node.k8s.io/runtimeclasses:watch',
+        // Only used when the policy sets namespaces.selector.
+        '/namespaces:get',
+      ].sort(),
+    );
+  });
+
+  it('in the webhook namespace only: the policy ConfigMap by name, and Events about it', () => {
+    const role = one('Role', 'restore-guard');
+    expect(at(role, 'metadata', 'namespace')).toBe('restore-guard');
+    expect(ruleSet(role.rules).sort()).toEqual(['/configmaps:get@restore-guard-policy', '/configmaps:watch@restore-guard-policy', '/events:create']);
+  });
+
+  it('binds both roles to the webhook ServiceAccount, which the Deployment runs as', () => {
+    one('ServiceAccount', 'restore-guard');
+    for (const [kind, roleKind, roleName] of [
+      ['ClusterRoleBinding', 'ClusterRole', 'restore-guard'],
+      ['RoleBinding', 'Role', 'restore-guard'],
+    ] as const) {
+      const binding = base.find((doc) => doc.kind === kind && at(doc, 'roleRef', 'name') === roleName) as Obj;
+      expect(at(binding, 'roleRef', 'kind')).toBe(roleKind);
+      expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'restore-guard', namespace: 'restore-guard' }]);
+    }
+    expect(podSpec.serviceAccountName).toBe('restore-guard');
+  });
+});
+
+describe('Deployment', () => {
+  const args = arr(container.args).map(String);
+  const [command, ...flags] = args;
+  const options = parseServeOptions(flags);
+
+  it('runs `serve` with the public flags: 8443, 8080, the mounted pair, the policy ConfigMap, a shutdown delay', () => {
+    expect(command).toBe('serve');
+    expect(options).toMatchObject({ port: 8443, metricsPort: 8080, policyConfigMap: { namespace: 'restore-guard', name: 'restore-guard-policy' } });
+    expect(options.shutdownDelayMs).toBeGreaterThan(0);
+    const ports = Object.fromEntries(arr(container.ports).map((p) => [at(p, 'name'), at(p, 'containerPort')]));
+    expect(ports).toEqual({ https: 8443, metrics: 8080 });
+  });
+
+  it('mounts Secret restore-guard-tls as a directory (no subPath, so renewals reach the pod)', () => {
+    const mount = arr(container.volumeMounts).map(obj).find((m) => m.name === 'tls') as Obj;
+    expect(mount.subPath).toBeUndefined();
+    expect(mount.readOnly).toBe(true);
+    expect(dirname(String(options.tlsCertFile))).toBe(mount.mountPath);
+    expect(dirname(String(options.tlsPrivateKeyFile))).toBe(mount.mountPath);
+    const volume = arr(podSpec.volumes).map(obj).find((v) => v.name === 'tls') as Obj;
+    expect(at(volume, 'secret', 'secretName')).toBe('restore-guard-tls');
+  });
+
+  it('keeps two or more replicas spread across nodes, and never takes one down before its successor is ready', () => {
+    expect(Number(at(deployment, 'spec', 'replicas'))).toBeGreaterThanOrEqual(2);
+    expect(at(deployment, 'spec', 'strategy', 'type')).toBe('RollingUpdate');
+    expect(at(deployment, 'spec', 'strategy', 'rollingUpdate', 'maxUnavailable')).toBe(0);
+    expect(Number(at(deployment, 'spec', 'strategy', 'rollingUpdate', 'maxSurge'))).toBeGreaterThanOrEqual(1);
+    const spread = arr(podSpec.topologySpreadConstraints).map(obj);
+    const byHost = spread.find((c) => c.topologyKey === 'kubernetes.io/hostname') as Obj;
+    expect(byHost.maxSkew).toBe(1);
+    expect(selects(at(byHost, 'labelSelector', 'matchLabels'))).toBe(true);
+    expect(selects(at(deployment, 'spec', 'selector', 'matchLabels'))).toBe(true);
+  });
+
+  it('is system-cluster-critical, with the quota that clusters limiting critical priority classes ask for', () => {
+    expect(podSpec.priorityClassName).toBe('system-cluster-critical');
+    const quota = one('ResourceQuota');
+    expect(at(quota, 'spec', 'scopeSelector', 'matchExpressions')).toEqual([{ operator: 'In', scopeName: 'PriorityClass', values: ['system-cluster-critical'] }]);
+    const replicas = Number(at(deployment, 'spec', 'replicas')) + Number(at(deployment, 'spec', 'strategy', 'rollingUpdate', 'maxSurge'));
+    expect(Number(at(quota, 'spec', 'hard', 'pods'))).toBeGreaterThanOrEqual(replicas);
+  });
+
+  it('has a PodDisruptionBudget that keeps one replica through drains', () => {
+    const pdb = one('PodDisruptionBudget', 'restore-guard');
+    expect(selects(at(pdb, 'spec', 'selector', 'matchLabels'))).toBe(true);
+    const minAvailable = Number(at(pdb, 'spec', 'minAvailable'));
+    expect(minAvailable).toBeGreaterThanOrEqual(1);
+    expect(minAvailable).toBeLessThan(Number(at(deployment, 'spec', 'replicas')));
+  });
+
+  it('keeps serving through a preStop delay, then drains within the grace period', () => {
+    const sleep = Number(at(container, 'lifecycle', 'preStop', 'sleep', 'seconds'));
+    expect(sleep).toBeGreaterThan(0);
+    expect(Number(podSpec.terminationGracePeriodSeconds)).toBeGreaterThan(sleep + options.shutdownDelayMs / 1000 + 5);
+  });
+
+  it('probes liveness and readiness on the metrics port', () => {
+    expect(at(container, 'livenessProbe', 'httpGet')).toEqual({ path: '/healthz', port: 'metrics' });
+    expect(at(container, 'readinessProbe', 'httpGet')).toEqual({ path: '/readyz', port: 'metrics' });
+  });
+
+  it('sets resource requests and limits', () => {
+    for (const kind of ['requests', 'limits']) {
+      expect(at(container, 'resources', kind, 'cpu'), kind).toBeDefined();
+      expect(at(container, 'resources', kind, 'memory'), kind).toBeDefined();
+    }
+  });
+
+  it('runs restricted: non-root, read-only root filesystem, no privilege escalation, RuntimeDefault seccomp, no capabilities', () => {
+    expect(podSpec.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(Number(at(podSpec, 'securityContext', 'runAsUser'))).toBeGreaterThan(0);
+    expect(container.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      privileged: false,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(at(container, 'securityContext', 'capabilities', 'add')).toBeUndefined();
+    expect(podSpec.hostNetwork).toBeUndefined();
+    expect(at(one('Namespace', 'restore-guard'), 'metadata', 'labels', 'pod-security.kubernetes.io/enforce')).toBe('restricted');
+  });
+});
+
+describe('Service and NetworkPolicy', () => {
+  it('serves 443 to the https port (8443)', () => {
+    const service = one('Service', 'restore-guard');
+    expect(selects(at(service, 'spec', 'selector'))).toBe(true);
+    const https = arr(at(service, 'spec', 'ports')).map(obj).find((p) => p.port === 443) as Obj;
+    expect(https.targetPort).toBe('https');
+  });
+
+  it('lets only IP blocks (the API server) reach 8443, keeps the metrics port open, and nothing else', () => {
+    const policy = one('NetworkPolicy', 'restore-guard');
+    expect(selects(at(policy, 'spec', 'podSelector', 'matchLabels'))).toBe(true);
+    expect(at(policy, 'spec', 'policyTypes')).toEqual(['Ingress']);
+    const rules = arr(at(policy, 'spec', 'ingress')).map(obj);
+    const ports = rules.flatMap((rule) => arr(rule.ports).map((p) => at(p, 'port')));
+    expect(ports.sort()).toEqual([8080, 8443]);
+    const admission = rules.find((rule) => arr(rule.ports).some((p) => at(p, 'port') === 8443)) as Obj;
+    const peers = arr(admission.from).map(obj);
+    expect(peers.length).toBeGreaterThan(0);
+    for (const peer of peers) expect(Object.keys(peer)).toEqual(['ipBlock']);
+  });
+});
+
+describe('webhook configurations', () => {
+  const mutating = one('MutatingWebhookConfiguration', 'restore-guard');
+  const validating = one('ValidatingWebhookConfiguration', 'restore-guard');
+  const hooks = [...arr(mutating.webhooks), ...arr(validating.webhooks)].map(obj);
+
+  it('fail closed, quickly, without side effects, for equivalent versions too', () => {
+    expect(hooks).toHaveLength(2);
+    for (const hook of hooks) {
+      expect(hook).toMatchObject({ admissionReviewVersions: ['v1'], sideEffects: 'None', failurePolicy: 'Fail', timeoutSeconds: 5, matchPolicy: 'Equivalent' });
+      expect(String(hook.name).split('.').length).toBeGreaterThanOrEqual(3);
+    }
+    expect(obj(arr(mutating.webhooks)[0]).reinvocationPolicy).toBe('IfNeeded');
+  });
+
+  it('call the Service on 443, /mutate and /validate', () => {
+    expect(at(mutating, 'webhooks', 0, 'clientConfig', 'service')).toEqual({ name: 'restore-guard', namespace: 'restore-guard', path: '/mutate', port: 443 });
+    expect(at(validating, 'webhooks', 0, 'clientConfig', 'service')).toEqual({ name: 'restore-guard', namespace: 'restore-guard', path: '/validate', port: 443 });
+    expect(at(mutating, 'webhooks', 0, 'clientConfig', 'url')).toBeUndefined();
+  });
+
+  it('match pods CREATE (mutating); pods CREATE/UPDATE and pods/resize, pods/ephemeralcontainers UPDATE (validating)', () => {
+    const rules = (hook: unknown) =>
+      arr(at(hook, 'rules')).flatMap((rule) =>
+        arr(at(rule, 'resources')).flatMap((resource) =>
+          arr(at(rule, 'operations')).map((op) => `${arr(at(rule, 'apiGroups')).join()}/${arr(at(rule, 'apiVersions')).join()}/${String(resource)}:${String(op)}`),
+        ),
+      );
+    expect(rules(at(mutating, 'webhooks', 0))).toEqual(['/v1/pods:CREATE']);
+    expect(rules(at(validating, 'webhooks', 0)).sort()).toEqual(['/v1/pods/ephemeralcontainers:UPDATE', '/v1/pods/resize:UPDATE', '/v1/pods:CREATE', '/v1/pods:UPDATE']);
+  });
+
+  it('never call for the webhook namespace (by the unforgeable kubernetes.io/metadata.name) and only for Pods using restoreFrom', () => {
+    for (const hook of hooks) {
+      expect(hook.namespaceSelector).toEqual({ matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['restore-guard'] }] });
+      const conditions = arr(hook.matchConditions).map(obj);
+      expect(conditions).toHaveLength(1);
+      const expression = String(conditions[0]?.expression);
+      expect(expression).toContain('has(object.spec.restoreFrom)');
+      expect(expression).toContain('has(oldObject.spec.restoreFrom)');
+      expect(hook.objectSelector).toBeUndefined();
+    }
+  });
+
+  it('carry no caBundle in the base (an overlay injects it)', () => {
+    for (const hook of hooks) expect(at(hook, 'clientConfig', 'caBundle')).toBeUndefined();
+  });
+});
+
+describe('policy ConfigMap', () => {
+  const configMap = one('ConfigMap', 'restore-guard-policy');
+  const text = String(at(configMap, 'data', 'policy.yaml'));
+
+  it('holds the README policy with its defaults, commented, and it parses to the defaults', () => {
+    expect(at(configMap, 'metadata', 'namespace')).toBe('restore-guard');
+    expect(text).toMatch(/^\s*#/m);
+    const result = parsePolicy(text);
+    expect(result.ok).toBe(true);
+    if (result.ok) expect(result.policy).toEqual(defaultPolicy());
+  });
+});
+
+describe('companion ValidatingAdmissionPolicy', () => {
+  const policy = one('ValidatingAdmissionPolicy');
+  const binding = one('ValidatingAdmissionPolicyBinding');
+
+  it('is bound, denies, fails closed, and matches pods and the two subresources', () => {
+    expect(at(binding, 'spec', 'policyName')).toBe(at(policy, 'metadata', 'name'));
+    expect(at(binding, 'spec', 'validationActions')).toEqual(['Deny']);
+    expect(at(policy, 'spec', 'failurePolicy')).toBe('Fail');
+    const rules = arr(at(policy, 'spec', 'matchConstraints', 'resourceRules')).map(obj);
+    expect(rules.flatMap((r) => arr(r.resources)).sort()).toEqual(['pods', 'pods/ephemeralcontainers', 'pods/resize']);
+    expect(rules.flatMap((r) => arr(r.operations)).sort()).toEqual(['CREATE', 'UPDATE']);
+  });
+
+  it('authorizes `restore` with the CEL authorizer and keeps restoreFrom immutable (evaluated in deploy-cel.test.ts)', () => {
+    const validations = arr(at(policy, 'spec', 'validations')).map(obj);
+    expect(validations.some((v) => /authorizer\.group\('node\.k8s\.io'\)\.resource\('podcheckpoints'\)[\s\S]*\.check\('restore'\)\.allowed\(\)/.test(String(v.expression)))).toBe(true);
+    expect(validations.some((v) => String(v.expression).includes('variables.newRestoreFrom == variables.oldRestoreFrom'))).toBe(true);
+  });
+});
+
+describe('overlays and examples', () => {
+  const overlay = (name: string, file: string) => documents(join(MANIFESTS, 'overlays', name, file)).map(obj);
+
+  it('cert-manager: a CA chain whose serving Certificate writes restore-guard-tls for the Service names, injected into both webhooks', () => {
+    const kustomization = overlay('cert-manager', 'kustomization.yaml')[0] as Obj;
+    expect(kustomization.resources).toContain('../../base');
+    const certificates = overlay('cert-manager', 'certificates.yaml');
+    const serving = certificates.find((d) => d.kind === 'Certificate' && at(d, 'spec', 'secretName') === 'restore-guard-tls') as Obj;
+    expect(at(serving, 'spec', 'dnsNames')).toEqual(['restore-guard.restore-guard.svc', 'restore-guard.restore-guard.svc.cluster.local']);
+    const issuerName = at(serving, 'spec', 'issuerRef', 'name');
+    const issuer = certificates.find((d) => d.kind === 'Issuer' && at(d, 'metadata', 'name') === issuerName) as Obj;
+    expect(at(issuer, 'spec', 'ca', 'secretName')).toBeDefined();
+    const inject = overlay('cert-manager', 'inject-ca.yaml')[0] as Obj;
+    expect(at(inject, 'metadata', 'annotations', 'cert-manager.io/inject-ca-from')).toBe(`restore-guard/${String(at(serving, 'metadata', 'name'))}`);
+    const targets = arr(kustomization.patches).map((p) => at(p, 'target', 'kind'));
+    expect(targets.sort()).toEqual(['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']);
+  });
+
+  it('self-signed: the Secret from generated files and the caBundle replaced into both webhooks', () => {
+    const kustomization = overlay('self-signed', 'kustomization.yaml')[0] as Obj;
+    const secret = obj(arr(kustomization.secretGenerator)[0]);
+    expect(secret).toMatchObject({ name: 'restore-guard-tls', namespace: 'restore-guard', type: 'kubernetes.io/tls', options: { disableNameSuffixHash: true } });
+    const kinds = arr(kustomization.replacements).flatMap((r) => arr(at(r, 'targets')).map((t) => at(t, 'select', 'kind')));
+    expect(kinds.sort()).toEqual(['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']);
+    expect(readFileSync(join(MANIFESTS, 'overlays', 'self-signed', 'generated', '.gitignore'), 'utf8')).toMatch(/^\*$/m);
+  });
+
+  it('examples: podcheckpoint-restorer grants only `restore` on podcheckpoints, and a RoleBinding uses it', () => {
+    const examples = documents(join(MANIFESTS, 'examples', 'podcheckpoint-restorer.yaml')).map(obj);
+    const role = examples.find((d) => d.kind === 'ClusterRole' && at(d, 'metadata', 'name') === 'podcheckpoint-restorer') as Obj;
+    expect(role.rules).toEqual([{ apiGroups: ['node.k8s.io'], resources: ['podcheckpoints'], verbs: ['restore'] }]);
+    expect(examples.some((d) => d.kind === 'RoleBinding' && at(d, 'roleRef', 'name') === 'podcheckpoint-restorer')).toBe(true);
+    expect(at(role, 'metadata', 'labels', 'rbac.authorization.k8s.io/aggregate-to-admin')).toBeUndefined();
+  });
+
+  it('the stand-in CRD is a kustomize Component (rendered with the base in deploy-render.test.ts)', () => {
+    expect(obj(documents(join(NOT_OURS, 'kustomization.yaml'))[0]).kind).toBe('Component');
+  });
+});
