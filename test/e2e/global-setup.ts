@@ -1,0 +1,21 @@
+// Starts one control plane for the whole e2e run and stops it at the end, also when tests fail. A watchdog
+// kills etcd and kube-apiserver if this process dies without running its teardown (see harness/processes.ts).
+import type { TestProject } from 'vitest/node';
+import { startControlPlane, type ControlPlaneInfo } from './harness/controlplane.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    controlPlane: ControlPlaneInfo;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const started = Date.now();
+  const controlPlane = await startControlPlane({ log: (line) => console.log(`[e2e] ${line}`) });
+  const { supervisor: _supervisor, etcd: _etcd, apiserver: _apiserver, stop, ...info } = controlPlane;
+  console.log(`[e2e] control plane ready in ${Math.round((Date.now() - started) / 1000)} s; logs and state in ${info.dir}`);
+  project.provide('controlPlane', info);
+  return async () => {
+    await stop();
+  };
+}
