@@ -17,7 +17,12 @@ export interface RunningWebhook {
   webhookPort: number;
   metricsPort: number;
   close(): Promise<void>;
+  /** Reports not ready, keeps serving for `delayMs`, then stops accepting and lets calls in flight finish. */
+  shutdown(delayMs: number): Promise<void>;
 }
+
+/** Past this, a drain that has not finished is cut short: the pod's grace period is about to end. */
+const DRAIN_LIMIT_MS = 20_000;
 
 /** The serving pair (and client CAs) and the files they come from, which the reloader follows. */
 async function loadTls(options: ServeOptions, logger: Logger): Promise<TlsMaterial & { files: TlsFiles }> {
@@ -60,7 +65,10 @@ export async function startWebhook(options: ServeOptions, logger: Logger = creat
     metrics,
   });
   certificates.start();
-  const ops = createOpsServer({ registry: metrics.registry, readiness: api.readiness });
+  let draining = false;
+  // Not ready while draining, so endpoints drop the pod while it still answers the calls in flight.
+  const readiness = [...api.readiness, { name: 'shutdown (draining)', ready: () => !draining }];
+  const ops = createOpsServer({ registry: metrics.registry, readiness });
 
   await webhook.listen({ port: options.port, host: options.bindAddress });
   await new Promise<void>((resolve, reject) => {
@@ -70,15 +78,21 @@ export async function startWebhook(options: ServeOptions, logger: Logger = creat
   const webhookPort = (webhook.server.address() as AddressInfo).port;
   const metricsPort = (ops.address() as AddressInfo).port;
   logger.info({ webhookPort, metricsPort }, 'restore-guard is serving');
-  return {
-    webhookPort,
-    metricsPort,
-    close: async () => {
+  const close = async () => {
       certificates.stop();
       policyFile?.stop();
       api.stop();
       ops.closeAllConnections();
       await Promise.all([webhook.close(), new Promise<void>((resolve) => ops.close(() => resolve()))]);
+  };
+  return {
+    webhookPort,
+    metricsPort,
+    close,
+    shutdown: async (delayMs) => {
+      draining = true;
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      await close();
     },
   };
 }
@@ -87,18 +101,26 @@ export async function startWebhook(options: ServeOptions, logger: Logger = creat
 export async function serve(options: ServeOptions): Promise<void> {
   const logger = createLogger(options.logLevel);
   const running = await startWebhook(options, logger);
+  let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
-    logger.info({ signal, delayMs: options.shutdownDelayMs }, 'shutting down');
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal, delayMs: options.shutdownDelayMs }, 'shutting down: not ready, still serving, then draining');
     setTimeout(() => {
-      running.close().then(
-        () => process.exit(0),
-        (error: unknown) => {
-          logger.error({ err: error }, 'error while shutting down');
-          process.exit(1);
-        },
-      );
-    }, options.shutdownDelayMs);
+      logger.warn('drain did not finish in time; exiting');
+      process.exit(0);
+    }, options.shutdownDelayMs + DRAIN_LIMIT_MS).unref();
+    running.shutdown(options.shutdownDelayMs).then(
+      () => {
+        logger.info('drained; exiting');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'error while shutting down');
+        process.exit(1);
+      },
+    );
   };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
 }

@@ -1,5 +1,5 @@
 import { readFileSync, readdirSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { pinnedAffinity, restorePod, reviewBody } from '../support/fixtures.js';
 import { post } from '../support/https-client.js';
 import { runCli, startWebhookProcess, type WebhookProcess } from '../support/webhook-process.js';
@@ -73,5 +73,20 @@ describe('restore-guard serve without any API server', () => {
 
   it('exits cleanly on SIGTERM', async () => {
     expect(await webhook.stop()).toBe(0);
+  });
+});
+
+describe('restore-guard serve on SIGTERM', () => {
+  it('reports not ready, keeps answering through the shutdown delay, then drains and exits 0', async () => {
+    const webhook = await startWebhookProcess(['--shutdown-delay', '2s'], { KUBECONFIG: '/nonexistent/kubeconfig' });
+    const ca = readFileSync(String(webhook.logs.find((l) => typeof l.certFile === 'string')?.certFile), 'utf8');
+    const base = `http://127.0.0.1:${webhook.metricsPort}`;
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    const exited = new Promise<number | null>((resolve) => webhook.child.once('exit', resolve));
+    webhook.child.kill('SIGTERM');
+    await vi.waitFor(async () => expect((await fetch(`${base}/readyz`)).status).toBe(503));
+    const during = await post(webhook.webhookPort, '/validate', JSON.stringify(reviewBody({ object: { metadata: { name: 'p' }, spec: {} } })), { ca });
+    expect(during.body).toMatchObject({ response: { uid: 'req-1', allowed: true } });
+    expect(await exited).toBe(0);
   });
 });
