@@ -4,8 +4,7 @@ import { toPodCheckpoint } from '../restore/checkpoint.js';
 import type { PodCheckpoint } from '../restore/model.js';
 import { DependencyError, type CheckpointSource, type Deadline } from '../restore/ports.js';
 import type { KubeLogger } from './logger.js';
-import { CachedObjectReader, type WatchTuning } from './object-reader.js';
-import type { WatchCache } from './watch-cache.js';
+import { CachedObjectReader, WatchedSource, type WatchTuning } from './object-reader.js';
 
 export interface KubeCheckpointSourceOptions {
   kubeConfig: KubeConfig;
@@ -20,11 +19,9 @@ export interface KubeCheckpointSourceOptions {
 }
 
 /** PodCheckpoints from a cluster-wide watch cache, with a direct GET when the cache cannot answer. */
-export class KubeCheckpointSource implements CheckpointSource {
-  private readonly reader: CachedObjectReader;
-
+export class KubeCheckpointSource extends WatchedSource implements CheckpointSource {
   constructor(options: KubeCheckpointSourceOptions) {
-    this.reader = new CachedObjectReader({
+    super(new CachedObjectReader({
       kubeConfig: options.kubeConfig,
       group: options.group ?? 'node.k8s.io',
       version: options.version ?? 'v1alpha1',
@@ -33,7 +30,7 @@ export class KubeCheckpointSource implements CheckpointSource {
       metrics: options.metrics,
       logger: options.logger,
       watch: options.watch,
-    });
+    }));
   }
 
   async get(namespace: string, name: string, deadline: Deadline): Promise<PodCheckpoint | undefined> {
@@ -47,26 +44,5 @@ export class KubeCheckpointSource implements CheckpointSource {
       if (err instanceof DependencyError) return checkpoint;
       throw err;
     }
-  }
-
-  start(): void {
-    this.reader.start();
-  }
-
-  stop(): void {
-    this.reader.stop();
-  }
-
-  hasSynced(): boolean {
-    return this.reader.cache.hasSynced();
-  }
-
-  waitForSync(signal?: AbortSignal): Promise<void> {
-    return this.reader.cache.waitForSync(signal);
-  }
-
-  /** The underlying cache (diagnostics, tests). */
-  get cache(): WatchCache {
-    return this.reader.cache;
   }
 }

@@ -88,3 +88,29 @@ export class CachedObjectReader {
     this.options.metrics?.apiCalls.inc({ resource: this.options.plural, result });
   }
 }
+
+/** The lifecycle every cache-backed source shares: start, stop and sync of its reader's watch. */
+export abstract class WatchedSource {
+  protected constructor(protected readonly reader: CachedObjectReader) {}
+
+  start(): void {
+    this.reader.start();
+  }
+
+  stop(): void {
+    this.reader.stop();
+  }
+
+  hasSynced(): boolean {
+    return this.reader.cache.hasSynced();
+  }
+
+  waitForSync(signal?: AbortSignal): Promise<void> {
+    return this.reader.cache.waitForSync(signal);
+  }
+
+  /** The underlying cache (diagnostics, tests). */
+  get cache(): WatchCache {
+    return this.reader.cache;
+  }
+}

@@ -4,8 +4,7 @@ import { toRuntimeClassInfo } from '../restore/checkpoint.js';
 import type { RuntimeClassInfo } from '../restore/model.js';
 import type { Deadline, RuntimeClassSource } from '../restore/ports.js';
 import type { KubeLogger } from './logger.js';
-import { CachedObjectReader, type WatchTuning } from './object-reader.js';
-import type { WatchCache } from './watch-cache.js';
+import { CachedObjectReader, WatchedSource, type WatchTuning } from './object-reader.js';
 
 export interface KubeRuntimeClassSourceOptions {
   kubeConfig: KubeConfig;
@@ -18,11 +17,9 @@ export interface KubeRuntimeClassSourceOptions {
  * RuntimeClasses (node.k8s.io/v1, cluster-scoped), read as raw JSON: the typed V1RuntimeClass model
  * would drop the KEP's `podCheckpoint` field.
  */
-export class KubeRuntimeClassSource implements RuntimeClassSource {
-  private readonly reader: CachedObjectReader;
-
+export class KubeRuntimeClassSource extends WatchedSource implements RuntimeClassSource {
   constructor(options: KubeRuntimeClassSourceOptions) {
-    this.reader = new CachedObjectReader({
+    super(new CachedObjectReader({
       kubeConfig: options.kubeConfig,
       group: 'node.k8s.io',
       version: 'v1',
@@ -31,30 +28,10 @@ export class KubeRuntimeClassSource implements RuntimeClassSource {
       metrics: options.metrics,
       logger: options.logger,
       watch: options.watch,
-    });
+    }));
   }
 
   async get(name: string, deadline: Deadline): Promise<RuntimeClassInfo | undefined> {
     return toRuntimeClassInfo(await this.reader.get('', name, deadline));
-  }
-
-  start(): void {
-    this.reader.start();
-  }
-
-  stop(): void {
-    this.reader.stop();
-  }
-
-  hasSynced(): boolean {
-    return this.reader.cache.hasSynced();
-  }
-
-  waitForSync(signal?: AbortSignal): Promise<void> {
-    return this.reader.cache.waitForSync(signal);
-  }
-
-  get cache(): WatchCache {
-    return this.reader.cache;
   }
 }

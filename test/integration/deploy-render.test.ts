@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { parseCertificates, renewCertificates } from '../../src/certs/authority.js';
 import { parsePolicy } from '../../src/policy/parse.js';
+import { at } from '../support/json-path.js';
 
 /**
  * Renders the base, both overlays, the examples and (when present) the stand-in component with kustomize,
@@ -20,14 +21,6 @@ import { parsePolicy } from '../../src/policy/parse.js';
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..', '..');
 type Obj = Record<string, unknown>;
-const at = (value: unknown, ...path: Array<string | number>): unknown => {
-  let current = value;
-  for (const key of path) {
-    if (current === null || typeof current !== 'object') return undefined;
-    current = (current as Record<string | number, unknown>)[key];
-  }
-  return current;
-};
 const name = (doc: Obj) => `${String(doc.kind)}/${String(at(doc, 'metadata', 'name'))}`;
 
 let kustomize: string;

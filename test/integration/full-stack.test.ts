@@ -1,13 +1,10 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { startWebhook, type RunningWebhook } from '../../src/cli/serve.js';
-import { createLogger } from '../../src/observability/logger.js';
+import type { RunningWebhook } from '../../src/cli/serve.js';
 import type { JsonObject } from '../../src/restore/json.js';
 import { FakeApi } from '../support/fake-api.js';
 import { pinnedAffinity, rawCheckpoint, restorePod, reviewBody } from '../support/fixtures.js';
 import { post } from '../support/https-client.js';
+import { startAgainst } from '../support/in-process-webhook.js';
 
 /**
  * The whole webhook as `restore-guard serve` wires it, over HTTPS, against an in-process fake API
@@ -17,25 +14,12 @@ describe('restore-guard against a fake API server', () => {
   let api: FakeApi;
   let webhook: RunningWebhook;
   let ca: string;
-  const dir = mkdtempSync(join(tmpdir(), 'rg-full-'));
 
   beforeAll(async () => {
     api = await FakeApi.start();
     api.checkpoints.put(rawCheckpoint());
     api.checkpoints.put(rawCheckpoint({ name: 'warming', ready: false }));
-    webhook = await startWebhook(
-      {
-        port: 0,
-        bindAddress: '127.0.0.1',
-        devCertDir: join(dir, 'certs'),
-        metricsPort: 0,
-        kubeconfig: await api.writeKubeConfig(dir),
-        logLevel: 'silent',
-        shutdownDelayMs: 0,
-      },
-      createLogger('silent'),
-    );
-    ca = readFileSync(join(dir, 'certs', 'tls.crt'), 'utf8');
+    ({ webhook, ca } = await startAgainst(api));
     await vi.waitFor(async () => expect((await fetch(`http://127.0.0.1:${webhook.metricsPort}/readyz`)).status).toBe(200));
   });
   afterAll(async () => {

@@ -2,10 +2,11 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CachedAuthorizer } from '../../src/kube/authorization-cache.js';
 import { SubjectAccessReviewAuthorizer } from '../../src/kube/sar-authorizer.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
-import type { RestoreAccess, UserInfo } from '../../src/restore/model.js';
+import type { UserInfo } from '../../src/restore/model.js';
 import { DependencyError } from '../../src/restore/ports.js';
 import { deadlineIn, manualDeadline } from '../support/deadlines.js';
 import { FakeApi } from '../support/fake-api.js';
+import { restoreAccessTo } from '../support/fixtures.js';
 
 const user: UserInfo = {
   username: 'system:serviceaccount:team-a:deployer',
@@ -13,14 +14,7 @@ const user: UserInfo = {
   groups: ['system:serviceaccounts', 'system:serviceaccounts:team-a'],
   extra: { 'authentication.kubernetes.io/pod-name': ['deployer-0'] },
 };
-const access: RestoreAccess = {
-  verb: 'restore',
-  group: 'node.k8s.io',
-  version: 'v1alpha1',
-  resource: 'podcheckpoints',
-  namespace: 'team-a',
-  name: 'cp-1',
-};
+const access = restoreAccessTo('cp-1');
 
 async function failureOf(promise: Promise<unknown>): Promise<DependencyError> {
   const err: unknown = await promise.then(

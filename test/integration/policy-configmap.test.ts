@@ -1,13 +1,10 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startWebhook, type RunningWebhook } from '../../src/cli/serve.js';
-import { createLogger } from '../../src/observability/logger.js';
+import type { RunningWebhook } from '../../src/cli/serve.js';
 import type { JsonObject } from '../../src/restore/json.js';
 import { FakeApi } from '../support/fake-api.js';
 import { pinnedAffinity, rawCheckpoint, restorePod, reviewBody } from '../support/fixtures.js';
 import { post } from '../support/https-client.js';
+import { startAgainst } from '../support/in-process-webhook.js';
 
 const HEADER = 'apiVersion: restore-guard.dev/v1alpha1\nkind: RestorePolicy\n';
 
@@ -21,21 +18,7 @@ describe('policy from a ConfigMap', () => {
     api = await FakeApi.start();
     api.checkpoints.put(rawCheckpoint());
     api.grant({ user: 'alice', namespace: 'team-a', name: 'ckpt' });
-    const dir = mkdtempSync(join(tmpdir(), 'rg-cm-'));
-    webhook = await startWebhook(
-      {
-        port: 0,
-        bindAddress: '127.0.0.1',
-        devCertDir: join(dir, 'certs'),
-        metricsPort: 0,
-        kubeconfig: await api.writeKubeConfig(dir),
-        policyConfigMap: { namespace: 'restore-guard', name: 'restore-guard-policy' },
-        logLevel: 'silent',
-        shutdownDelayMs: 0,
-      },
-      createLogger('silent'),
-    );
-    ca = readFileSync(join(dir, 'certs', 'tls.crt'), 'utf8');
+    ({ webhook, ca } = await startAgainst(api, { policyConfigMap: { namespace: 'restore-guard', name: 'restore-guard-policy' } }));
   });
   afterAll(async () => {
     await webhook?.close();

@@ -1,5 +1,5 @@
 import type { JsonObject } from '../../src/restore/json.js';
-import type { AdmissionRequest, PodCheckpoint, UserInfo } from '../../src/restore/model.js';
+import type { AdmissionRequest, PodCheckpoint, RestoreAccess, UserInfo } from '../../src/restore/model.js';
 
 export const NODE = 'node-a';
 
@@ -112,4 +112,9 @@ export function reviewBody(request: Partial<AdmissionRequest> & { object?: JsonO
       dryRun: r.dryRun,
     } as JsonObject,
   };
+}
+
+/** The SubjectAccessReview attributes restore-guard asks for, with the default policy, in team-a. */
+export function restoreAccessTo(name: string, namespace = 'team-a'): RestoreAccess {
+  return { verb: 'restore', group: 'node.k8s.io', version: 'v1alpha1', resource: 'podcheckpoints', namespace, name };
 }

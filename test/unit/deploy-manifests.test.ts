@@ -5,6 +5,7 @@ import { parseAllDocuments } from 'yaml';
 import { parseServeOptions } from '../../src/cli/options.js';
 import { parsePolicy } from '../../src/policy/parse.js';
 import { defaultPolicy } from '../../src/policy/policy.js';
+import { at } from '../support/json-path.js';
 
 /**
  * Reads every manifest as written (no kustomize; the render test covers that) and checks the fields an
@@ -25,14 +26,6 @@ const obj = (value: unknown): Obj => {
 const arr = (value: unknown): unknown[] => {
   if (!Array.isArray(value)) throw new Error(`not a list: ${JSON.stringify(value)}`);
   return value;
-};
-const at = (value: unknown, ...path: Array<string | number>): unknown => {
-  let current = value;
-  for (const key of path) {
-    if (current === null || typeof current !== 'object') return undefined;
-    current = (current as Record<string | number, unknown>)[key];
-  }
-  return current;
 };
 
 function yamlFiles(dir: string): string[] {

@@ -4,16 +4,10 @@ import { createMetrics } from '../../src/observability/metrics.js';
 import type { AuthorizationAnswer, RestoreAccess, UserInfo } from '../../src/restore/model.js';
 import { DependencyError, type Authorizer, type Deadline } from '../../src/restore/ports.js';
 import { manualDeadline } from '../support/deadlines.js';
+import { restoreAccessTo } from '../support/fixtures.js';
 
 const alice: UserInfo = { username: 'alice', uid: 'u-1', groups: ['dev', 'ops'], extra: { scopes: ['a', 'b'] } };
-const access: RestoreAccess = {
-  verb: 'restore',
-  group: 'node.k8s.io',
-  version: 'v1alpha1',
-  resource: 'podcheckpoints',
-  namespace: 'team-a',
-  name: 'cp-1',
-};
+const access = restoreAccessTo('cp-1');
 
 const far = (): Deadline => manualDeadline().deadline;
 
