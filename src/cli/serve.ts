@@ -21,8 +21,11 @@ export interface RunningWebhook {
   shutdown(delayMs: number): Promise<void>;
 }
 
-/** Past this, a drain that has not finished is cut short: the pod's grace period is about to end. */
-const DRAIN_LIMIT_MS = 20_000;
+/**
+ * Past this, a drain that has not finished is cut short. The manifests leave 20 s of the grace period
+ * after the preStop sleep: 5 s of shutdown delay plus this ends well before the kubelet's SIGKILL.
+ */
+const DRAIN_LIMIT_MS = 10_000;
 
 /** The serving pair (and client CAs) and the files they come from, which the reloader follows. */
 async function loadTls(options: ServeOptions, logger: Logger): Promise<TlsMaterial & { files: TlsFiles }> {
