@@ -1,7 +1,7 @@
-import jsonPatch from 'fast-json-patch';
+import jsonPatch, { type Operation as PatchOperation } from 'fast-json-patch';
 import type { Policy } from '../policy/policy.js';
 import { allow, deny, type Decision } from './decision.js';
-import { objectAt, stringAt, type JsonObject } from './json.js';
+import { isObject, objectAt, stringAt, type JsonObject } from './json.js';
 import { checkpointTitle, unauthorizedMessage } from './messages.js';
 import type { AuthorizationAnswer, PodCheckpoint, RestoreAccess, RestoreRef, RuntimeClassInfo, UserInfo } from './model.js';
 import { isPinned, pinSpec } from './pin.js';
@@ -87,6 +87,21 @@ function placedSpec(spec: JsonObject, node: string, placement: Policy['placement
   return spec;
 }
 
+/**
+ * The JSON Patch from the Pod's spec to the placed one. Placement shares every field it does not change,
+ * so only changed fields are compared (comparing whole Pods cost ~100 µs per review).
+ */
+function specPatch(spec: JsonObject, placed: JsonObject): PatchOperation[] {
+  const patch: PatchOperation[] = [];
+  for (const key of new Set([...Object.keys(spec), ...Object.keys(placed)])) {
+    if (spec[key] === placed[key]) continue;
+    const from = Object.hasOwn(spec, key) ? { [key]: spec[key] } : {};
+    const to = Object.hasOwn(placed, key) ? { [key]: placed[key] } : {};
+    for (const operation of jsonPatch.compare(from, to)) patch.push({ ...operation, path: `/spec${operation.path}` });
+  }
+  return patch;
+}
+
 /** Mutating CREATE: authorize, resolve the checkpoint's node, place the Pod there. */
 export function decideMutation(facts: CreateFacts): Decision {
   const resolved = authorizationAndPlacement(facts);
@@ -100,7 +115,8 @@ export function decideMutation(facts: CreateFacts): Decision {
     return { ...denial, auditAnnotations: { ...audit, ...denial.auditAnnotations } };
   }
   const spec = objectAt(facts.pod, 'spec') ?? {};
-  const patch = jsonPatch.compare(facts.pod, { ...facts.pod, spec: placedSpec(spec, resolved.node, placement) });
+  const placed = placedSpec(spec, resolved.node, placement);
+  const patch = isObject(facts.pod.spec) ? specPatch(spec, placed) : jsonPatch.compare(facts.pod, { ...facts.pod, spec: placed });
   if (patch.length === 0) return allow('already-placed', { ...audit, decision: 'allowed' });
   return { ...allow('placed', { ...audit, decision: 'placed' }), patch };
 }

@@ -28,7 +28,3 @@ export function arrayAt(value: unknown, ...path: string[]): Json[] | undefined {
   const leaf = parent?.[path[path.length - 1] as string];
   return Array.isArray(leaf) ? leaf : undefined;
 }
-
-export function clone<T extends Json | JsonObject>(value: T): T {
-  return structuredClone(value);
-}

@@ -1,4 +1,4 @@
-import { arrayAt, clone, isObject, type Json, type JsonObject } from './json.js';
+import { arrayAt, isObject, type Json, type JsonObject } from './json.js';
 
 /** The requirement upstream adds: the Pod may only run on the node that holds the checkpoint. */
 export function pinRequirement(node: string): JsonObject {
@@ -37,29 +37,31 @@ function hasRequiredSelector(spec: JsonObject): boolean {
 }
 
 /**
- * Returns a copy of the Pod spec pinned to `node` exactly as upstream does: the pin is ANDed into every
- * non-empty required term (terms are ORed, so a new term would weaken placement); a required selector is
- * created when there is none; terms that already hold the pin are left as they are.
+ * Returns the Pod spec pinned to `node` exactly as upstream does: the pin is ANDed into every non-empty
+ * required term (terms are ORed, so a new term would weaken placement); a required selector is created
+ * when there is none; terms that already hold the pin are left as they are. The input is not changed:
+ * only the objects on the way to what changes are copied, the rest is shared (treat the result as
+ * read-only). A deep copy of an 8 KB spec cost more than every rule together.
  */
 export function pinSpec(spec: JsonObject, node: string): JsonObject {
-  const pinned = clone(spec);
-  if (!hasRequiredSelector(pinned)) {
-    const affinity: JsonObject = isObject(pinned.affinity) ? pinned.affinity : {};
-    const nodeAffinity: JsonObject = isObject(affinity.nodeAffinity) ? affinity.nodeAffinity : {};
-    nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution = {
-      nodeSelectorTerms: [{ matchFields: [pinRequirement(node)] }],
-    };
-    affinity.nodeAffinity = nodeAffinity;
-    pinned.affinity = affinity;
-    return pinned;
-  }
-  for (const term of requiredTerms(pinned) ?? []) {
-    if (!isObject(term) || isEmptyTerm(term) || holdsPin(term, node)) continue;
-    const matchFields = arrayAt(term, 'matchFields');
-    if (matchFields) matchFields.push(pinRequirement(node));
-    else term.matchFields = [pinRequirement(node)];
-  }
-  return pinned;
+  const affinity: JsonObject = isObject(spec.affinity) ? spec.affinity : {};
+  const nodeAffinity: JsonObject = isObject(affinity.nodeAffinity) ? affinity.nodeAffinity : {};
+  const required = nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution;
+  const withRequired = (value: JsonObject): JsonObject => ({
+    ...spec,
+    affinity: { ...affinity, nodeAffinity: { ...nodeAffinity, requiredDuringSchedulingIgnoredDuringExecution: value } },
+  });
+  if (!isObject(required)) return withRequired({ nodeSelectorTerms: [{ matchFields: [pinRequirement(node)] }] });
+  const terms = arrayAt(required, 'nodeSelectorTerms');
+  if (!terms) return withRequired({ ...required });
+  return withRequired({
+    ...required,
+    nodeSelectorTerms: terms.map((term) =>
+      !isObject(term) || isEmptyTerm(term) || holdsPin(term, node)
+        ? term
+        : { ...term, matchFields: [...(arrayAt(term, 'matchFields') ?? []), pinRequirement(node)] },
+    ),
+  });
 }
 
 /** Whether the final object is pinned: at least one non-empty required term, and every one holds the pin. */

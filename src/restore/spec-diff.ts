@@ -11,29 +11,52 @@ function isEmpty(value: Json | undefined): boolean {
   return isObject(value) && Object.keys(value).every((k) => isEmpty(value[k]));
 }
 
+/** A field path built only when a difference is found: most of a spec is equal, and its paths never printed. */
+interface Path {
+  parent: Path | undefined;
+  key: string | number;
+}
+
+function render(path: Path, root: string): string {
+  const parts: string[] = [];
+  for (let p: Path | undefined = path; p; p = p.parent) parts.push(typeof p.key === 'number' ? `[${p.key}]` : `.${p.key}`);
+  return root + parts.reverse().join('');
+}
+
+function walk(a: Json | undefined, b: Json | undefined, path: Path | undefined, root: string, quantity: boolean, out: string[]): void {
+  if (typeof a === 'string' && typeof b === 'string') {
+    if (a !== b && !(quantity && sameQuantity(a, b))) out.push(path ? render(path, root) : root);
+    return;
+  }
+  if (a === b || (isEmpty(a) && isEmpty(b))) return;
+  if (Array.isArray(a) && Array.isArray(b)) {
+    const length = Math.max(a.length, b.length);
+    for (let i = 0; i < length; i++) {
+      // Equal leaves are most of a spec: skip them before building a path.
+      if (a[i] !== b[i]) walk(a[i], b[i], { parent: path, key: i }, root, quantity, out);
+    }
+    return;
+  }
+  if (isObject(a) && isObject(b)) {
+    for (const key of Object.keys(a)) {
+      if (a[key] !== b[key]) walk(a[key], b[key], { parent: path, key }, root, quantity || QUANTITY_MAPS.has(key) || QUANTITY_FIELDS.has(key), out);
+    }
+    for (const key of Object.keys(b)) {
+      if (!Object.hasOwn(a, key) && b[key] !== undefined) {
+        walk(undefined, b[key], { parent: path, key }, root, quantity || QUANTITY_MAPS.has(key) || QUANTITY_FIELDS.has(key), out);
+      }
+    }
+    return;
+  }
+  out.push(path ? render(path, root) : root);
+}
+
 /**
  * Field paths where two JSON values differ semantically: absent, null and empty are alike, and
  * quantities compare by value. Paths read like Kubernetes field paths (`spec.containers[0].image`).
  */
 export function semanticDiff(a: Json | undefined, b: Json | undefined, path: string, quantity = false): string[] {
-  if (isEmpty(a) && isEmpty(b)) return [];
-  if (typeof a === 'string' && typeof b === 'string') {
-    return a === b || (quantity && sameQuantity(a, b)) ? [] : [path];
-  }
-  if (Array.isArray(a) && Array.isArray(b)) {
-    const diffs: string[] = [];
-    for (let i = 0; i < Math.max(a.length, b.length); i++) {
-      diffs.push(...semanticDiff(a[i], b[i], `${path}[${i}]`, quantity));
-    }
-    return diffs;
-  }
-  if (isObject(a) && isObject(b)) {
-    const diffs: string[] = [];
-    for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
-      const childIsQuantity = quantity || QUANTITY_MAPS.has(key) || QUANTITY_FIELDS.has(key);
-      diffs.push(...semanticDiff(a[key], b[key], `${path}.${key}`, childIsQuantity));
-    }
-    return diffs;
-  }
-  return a === b ? [] : [path];
+  const out: string[] = [];
+  walk(a, b, undefined, path, quantity, out);
+  return out;
 }
