@@ -1,0 +1,236 @@
+// Realistic AdmissionReview bodies for the benchmark: a 4-container Pod of about 8 KB, the same Pod
+// restoring from a checkpoint (already pinned, as /validate sees it after /mutate), and a 1 MiB UPDATE.
+import type { JsonObject } from '../src/restore/json.js';
+
+export const NAMESPACE = 'team-a';
+export const CHECKPOINT = 'ckpt';
+export const NODE = 'node-a';
+/** Every benchmark user is in this group; the fake API grants it `restore` in NAMESPACE. */
+export const GROUP = 'devs';
+
+function container(index: number, envCount = 12): JsonObject {
+  const name = ['app', 'sidecar-proxy', 'log-shipper', 'metrics-exporter'][index % 4] ?? `c${index}`;
+  return {
+    name,
+    image: `registry.example.com/team-a/${name}@sha256:${String(index).repeat(64).slice(0, 64)}`,
+    imagePullPolicy: 'IfNotPresent',
+    command: ['/usr/local/bin/entrypoint'],
+    args: ['--config=/etc/config/app.yaml', `--listen=:${8080 + index}`, '--log-format=json', '--log-level=info'],
+    ports: [
+      { name: 'http', containerPort: 8080 + index, protocol: 'TCP' },
+      { name: 'metrics', containerPort: 9090 + index, protocol: 'TCP' },
+    ],
+    env: [
+      { name: 'POD_NAME', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } } },
+      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } } },
+      { name: 'NODE_NAME', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'spec.nodeName' } } },
+      { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'db-credentials', key: 'password' } } },
+      ...Array.from({ length: envCount }, (_, i) => ({ name: `FEATURE_FLAG_${index}_${i}`, value: `value-${i}-enabled` })),
+    ],
+    resources: {
+      requests: { cpu: index === 0 ? '500m' : '100m', memory: index === 0 ? '512Mi' : '64Mi' },
+      limits: { cpu: index === 0 ? '2' : '200m', memory: index === 0 ? '1Gi' : '128Mi' },
+    },
+    volumeMounts: [
+      { name: 'config', mountPath: '/etc/config', readOnly: true },
+      { name: 'data', mountPath: '/var/lib/app' },
+      { name: 'kube-api-access-x7k2p', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true },
+    ],
+    livenessProbe: {
+      httpGet: { path: '/healthz', port: 8080 + index, scheme: 'HTTP' },
+      initialDelaySeconds: 10,
+      periodSeconds: 10,
+      timeoutSeconds: 1,
+      successThreshold: 1,
+      failureThreshold: 3,
+    },
+    readinessProbe: {
+      httpGet: { path: '/readyz', port: 8080 + index, scheme: 'HTTP' },
+      periodSeconds: 5,
+      timeoutSeconds: 1,
+      successThreshold: 1,
+      failureThreshold: 3,
+    },
+    securityContext: {
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      runAsUser: 10001,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    terminationMessagePath: '/dev/termination-log',
+    terminationMessagePolicy: 'File',
+  };
+}
+
+/** The spec of a 4-container Pod as kube-apiserver sends it (defaults filled in). */
+export function podSpec(envCount = 12): JsonObject {
+  return {
+    containers: [0, 1, 2, 3].map((i) => container(i, envCount)),
+    volumes: [
+      { name: 'config', configMap: { name: 'app-config', defaultMode: 420 } },
+      { name: 'data', emptyDir: { sizeLimit: '1Gi' } },
+      {
+        name: 'kube-api-access-x7k2p',
+        projected: {
+          defaultMode: 420,
+          sources: [
+            { serviceAccountToken: { expirationSeconds: 3607, path: 'token' } },
+            { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+            { downwardAPI: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } },
+          ],
+        },
+      },
+    ],
+    restartPolicy: 'Always',
+    terminationGracePeriodSeconds: 30,
+    dnsPolicy: 'ClusterFirst',
+    serviceAccountName: 'app',
+    serviceAccount: 'app',
+    securityContext: { fsGroup: 10001, runAsNonRoot: true },
+    schedulerName: 'default-scheduler',
+    tolerations: [
+      { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
+      { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
+    ],
+    priority: 0,
+    enableServiceLinks: true,
+    preemptionPolicy: 'PreemptLowerPriority',
+  };
+}
+
+export function pinnedAffinity(node = NODE): JsonObject {
+  return {
+    nodeAffinity: {
+      requiredDuringSchedulingIgnoredDuringExecution: {
+        nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: [node] }] }],
+      },
+    },
+  };
+}
+
+function podMetadata(name: string): JsonObject {
+  return {
+    name,
+    namespace: NAMESPACE,
+    labels: { app: 'shop', component: 'checkout', 'pod-template-hash': '7d9f8b6c5', 'app.kubernetes.io/version': '1.42.0' },
+    annotations: {
+      'prometheus.io/scrape': 'true',
+      'prometheus.io/port': '9090',
+      'kubectl.kubernetes.io/default-container': 'app',
+    },
+  };
+}
+
+export function pod(name = 'checkout-7d9f8b6c5-x2x7z'): JsonObject {
+  return { apiVersion: 'v1', kind: 'Pod', metadata: podMetadata(name), spec: podSpec() };
+}
+
+/** The same Pod restoring from CHECKPOINT and already pinned, as the validating webhook sees it. */
+export function restorePod(name = 'checkout-restored'): JsonObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: podMetadata(name),
+    spec: { ...podSpec(), affinity: pinnedAffinity(), restoreFrom: { name: CHECKPOINT } },
+  };
+}
+
+/** The PodCheckpoint the restore Pod matches: Ready, on NODE, with the Pod's spec as its template. */
+export function checkpointObject(): JsonObject {
+  return {
+    apiVersion: 'node.k8s.io/v1alpha1',
+    kind: 'PodCheckpoint',
+    metadata: { name: CHECKPOINT, namespace: NAMESPACE },
+    spec: { sourcePod: { name: 'checkout-7d9f8b6c5-x2x7z' }, timeoutSeconds: 60 },
+    status: {
+      nodeName: NODE,
+      conditions: [{ type: 'Ready', status: 'True', reason: 'CheckpointCompleted' }],
+      checkpointedPodTemplate: { metadata: { labels: { app: 'shop' } }, spec: podSpec() },
+    },
+  };
+}
+
+export interface User {
+  username: string;
+  uid: string;
+  groups: string[];
+  extra: Record<string, string[]>;
+}
+
+export function user(username = 'alice'): User {
+  return {
+    username,
+    uid: `uid-${username}`,
+    groups: [GROUP, 'system:authenticated'],
+    extra: { 'authentication.kubernetes.io/credential-id': ['X509SHA256=4b7a2f'] },
+  };
+}
+
+export interface ReviewOptions {
+  uid?: string;
+  operation?: 'CREATE' | 'UPDATE';
+  object: JsonObject;
+  oldObject?: JsonObject;
+  userInfo?: User;
+}
+
+/** An AdmissionReview (admission.k8s.io/v1) as kube-apiserver sends it. */
+export function review(options: ReviewOptions): JsonObject {
+  const object = options.object;
+  const metadata = object.metadata as JsonObject;
+  return {
+    kind: 'AdmissionReview',
+    apiVersion: 'admission.k8s.io/v1',
+    request: {
+      uid: options.uid ?? '705ab4f5-6393-11e8-b7cc-42010a800002',
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      requestKind: { group: '', version: 'v1', kind: 'Pod' },
+      requestResource: { group: '', version: 'v1', resource: 'pods' },
+      name: options.operation === 'UPDATE' ? (metadata.name as string) : '',
+      namespace: NAMESPACE,
+      operation: options.operation ?? 'CREATE',
+      userInfo: (options.userInfo ?? user()) as unknown as JsonObject,
+      object,
+      oldObject: options.oldObject ?? null,
+      dryRun: false,
+      options: { kind: options.operation === 'UPDATE' ? 'UpdateOptions' : 'CreateOptions', apiVersion: 'meta.k8s.io/v1' },
+    },
+  };
+}
+
+export const passThroughBody = (): string => JSON.stringify(review({ object: pod() }));
+export const restoreBody = (): string => JSON.stringify(review({ object: restorePod() }));
+
+const USER_MARK = '__BENCH_USER__';
+
+/** A restore review whose username varies: `(n) => body` is a cheap string join, no JSON work. */
+export function restoreBodyForUser(): (name: string) => string {
+  const text = JSON.stringify(review({ object: restorePod(), userInfo: user(USER_MARK) }));
+  const parts = text.split(USER_MARK);
+  return (name) => parts.join(name);
+}
+
+/**
+ * A 1 MiB UPDATE review of a restoring Pod that is not restored yet: a label changes, the spec does not
+ * (so every rule runs to the end and the review is allowed). Each Pod is about 512 KiB: a large
+ * last-applied-configuration annotation and long env lists.
+ */
+export function bigUpdateBody(targetBytes = 1024 * 1024): string {
+  const make = (blob: string, label: string): JsonObject => {
+    const spec = { ...podSpec(300), affinity: pinnedAffinity(), restoreFrom: { name: CHECKPOINT } };
+    const metadata = podMetadata('checkout-restored');
+    (metadata.labels as JsonObject).revision = label;
+    (metadata.annotations as JsonObject)['kubectl.kubernetes.io/last-applied-configuration'] = blob;
+    return { apiVersion: 'v1', kind: 'Pod', metadata, spec, status: { phase: 'Pending', conditions: [] } };
+  };
+  const bare = JSON.stringify(review({ operation: 'UPDATE', object: make('', 'b'), oldObject: make('', 'a') }));
+  const blobLength = Math.max(0, Math.floor((targetBytes - bare.length) / 2));
+  // Real last-applied-configuration is JSON inside a string: full of escaped quotes, slower to parse than 'xxx'.
+  const unit = JSON.stringify(container(0));
+  const escapedRatio = JSON.stringify(unit).length / unit.length;
+  const blob = unit.repeat(Math.ceil(blobLength / escapedRatio / unit.length) + 1).slice(0, Math.floor(blobLength / escapedRatio));
+  return JSON.stringify(review({ operation: 'UPDATE', object: make(blob, 'b'), oldObject: make(blob, 'a') }));
+}
