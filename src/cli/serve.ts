@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { AdmissionHandler } from '../admission/handler.js';
 import { createLogger, type Logger } from '../observability/logger.js';
@@ -6,7 +5,7 @@ import { createMetrics } from '../observability/metrics.js';
 import { PolicyFileSource } from '../policy/file-source.js';
 import { PolicyStore } from '../policy/store.js';
 import { RestoreReviewer, type ReviewerPorts } from '../restore/reviewer.js';
-import { ensureDevCertificate, type PemPair } from '../server/dev-certificate.js';
+import { ensureDevCertificate } from '../server/dev-certificate.js';
 import { createOpsServer } from '../server/ops-server.js';
 import { createWebhookServer, secureContextOptions } from '../server/webhook-server.js';
 import { CertificateReloader, readTlsMaterial, type TlsFiles, type TlsMaterial } from '../server/certificate-reloader.js';

@@ -27,15 +27,6 @@ function requiredTerms(spec: JsonObject | undefined): Json[] | undefined {
   return arrayAt(spec, 'affinity', 'nodeAffinity', 'requiredDuringSchedulingIgnoredDuringExecution', 'nodeSelectorTerms');
 }
 
-function hasRequiredSelector(spec: JsonObject): boolean {
-  const nodeAffinity = spec.affinity;
-  return (
-    isObject(nodeAffinity) &&
-    isObject(nodeAffinity.nodeAffinity) &&
-    isObject(nodeAffinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution)
-  );
-}
-
 /**
  * Returns the Pod spec pinned to `node` exactly as upstream does: the pin is ANDed into every non-empty
  * required term (terms are ORed, so a new term would weaken placement); a required selector is created

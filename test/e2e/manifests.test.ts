@@ -105,9 +105,6 @@ describe('manifests/ applies with server-side dry-run', () => {
   });
 });
 
-const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'RuntimeClass', 'CustomResourceDefinition', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'PriorityClass']);
-const namespaced = (o: Manifest) => !CLUSTER_SCOPED.has(String(o.kind));
-
 describe('the shipped RBAC', () => {
   let suite: Suite;
   const ns = 'e2e-rbac';

@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,7 @@ import { createWebhookServer, secureContextOptions, type WebhookServer } from '.
 import { FakePorts } from '../support/fake-ports.js';
 import { reviewBody } from '../support/fixtures.js';
 import { startWebhookProcess, type WebhookProcess } from '../support/webhook-process.js';
+import { SecretVolume } from '../support/secret-volume.js';
 
 /**
  * Certificate hot reload: the kubelet updates a mounted Secret by writing a new timestamped directory and
@@ -29,30 +30,6 @@ const SERVICE = 'restore-guard.restore-guard.svc';
 const DAY = 24 * 3600 * 1000;
 type Pair = { cert: string; key: string };
 
-/** A directory laid out like a mounted Secret volume, updated the way the kubelet's atomic writer does it. */
-class SecretVolume {
-  private generation = 0;
-  constructor(readonly dir: string) {}
-  file(name: string): string {
-    return join(this.dir, name);
-  }
-  write(files: Record<string, string>): void {
-    const previous = readdirSync(this.dir).filter((name) => name.startsWith('..gen-'));
-    const next = `..gen-${++this.generation}`;
-    mkdirSync(join(this.dir, next));
-    for (const [name, content] of Object.entries(files)) writeFileSync(join(this.dir, next, name), content);
-    symlinkSync(next, join(this.dir, '..data_tmp'));
-    renameSync(join(this.dir, '..data_tmp'), join(this.dir, '..data'));
-    for (const name of Object.keys(files)) {
-      try {
-        symlinkSync(join('..data', name), join(this.dir, name));
-      } catch {
-        // already linked through ..data
-      }
-    }
-    for (const old of previous) rmSync(join(this.dir, old), { recursive: true, force: true });
-  }
-}
 
 /** Serving pairs for the Service name, each from its own CA; `trust` holds every CA made so far. */
 const trust: string[] = [];

@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
@@ -9,6 +9,7 @@ import type { JsonObject } from '../../src/restore/json.js';
 import { pinnedAffinity, restorePod, reviewBody } from '../support/fixtures.js';
 import { admissionAnswer, scrapeMetric, startLoad, type Connection, type LoadOutcome } from '../support/load.js';
 import { startWebhookProcess, type WebhookProcess } from '../support/webhook-process.js';
+import { SecretVolume } from '../support/secret-volume.js';
 
 /**
  * Certificate rotation drill: the built binary serves a steady stream of reviews, over kept-alive
@@ -22,30 +23,6 @@ const SERVICE = 'restore-guard.restore-guard.svc';
 /** Answers each certificate must carry (on new connections, and overall) before the next rotation. */
 const PER_ROTATION = 25;
 
-/** A directory laid out like a mounted Secret volume, updated the way the kubelet's atomic writer does it. */
-class SecretVolume {
-  private generation = 0;
-  constructor(readonly dir: string) {}
-  file(name: string): string {
-    return join(this.dir, name);
-  }
-  write(files: Record<string, string>): void {
-    const previous = readdirSync(this.dir).filter((name) => name.startsWith('..20'));
-    const next = `..2026_01_01_00_00_00.${++this.generation}`;
-    mkdirSync(join(this.dir, next));
-    for (const [name, content] of Object.entries(files)) writeFileSync(join(this.dir, next, name), content);
-    symlinkSync(next, join(this.dir, '..data_tmp'));
-    renameSync(join(this.dir, '..data_tmp'), join(this.dir, '..data'));
-    for (const name of Object.keys(files)) {
-      try {
-        symlinkSync(join('..data', name), join(this.dir, name));
-      } catch {
-        // already linked through ..data
-      }
-    }
-    for (const old of previous) rmSync(join(this.dir, old), { recursive: true, force: true });
-  }
-}
 
 /** The certificate a brand-new handshake gets. */
 function newHandshake(port: number, ca: string): Promise<string> {

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { renewCertificates } from '../../src/certs/authority.js';
 import { reviewBody } from '../support/fixtures.js';
 import { admissionAnswer } from '../support/load.js';
 import { startWebhookProcess, type WebhookProcess } from '../support/webhook-process.js';
+import { SecretVolume } from '../support/secret-volume.js';
 
 /**
  * TLS floor and mTLS of the built binary (`--tls-cert-file`, `--tls-private-key-file`, `--client-ca-file`).
@@ -24,29 +25,6 @@ const LEGACY = { ciphers: 'DEFAULT@SECLEVEL=0' };
 
 type Pair = { cert: string; key: string };
 
-class SecretVolume {
-  private generation = 0;
-  constructor(readonly dir: string) {}
-  file(name: string): string {
-    return join(this.dir, name);
-  }
-  write(files: Record<string, string>): void {
-    const previous = readdirSync(this.dir).filter((name) => name.startsWith('..gen-'));
-    const next = `..gen-${++this.generation}`;
-    mkdirSync(join(this.dir, next));
-    for (const [name, content] of Object.entries(files)) writeFileSync(join(this.dir, next, name), content);
-    symlinkSync(next, join(this.dir, '..data_tmp'));
-    renameSync(join(this.dir, '..data_tmp'), join(this.dir, '..data'));
-    for (const name of Object.keys(files)) {
-      try {
-        symlinkSync(join('..data', name), join(this.dir, name));
-      } catch {
-        // already linked through ..data
-      }
-    }
-    for (const old of previous) rmSync(join(this.dir, old), { recursive: true, force: true });
-  }
-}
 
 async function clientCa(name: string): Promise<{ ca: string; client: Pair }> {
   const ca = await generate([{ name: 'commonName', value: name }], {
