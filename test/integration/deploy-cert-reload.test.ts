@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { connect, type TLSSocket } from 'node:tls';
-import { generate } from 'selfsigned';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AdmissionHandler } from '../../src/admission/handler.js';
 import { renewCertificates } from '../../src/certs/authority.js';
@@ -19,6 +18,7 @@ import { FakePorts } from '../support/fake-ports.js';
 import { reviewBody } from '../support/fixtures.js';
 import { startWebhookProcess, type WebhookProcess } from '../support/webhook-process.js';
 import { SecretVolume } from '../support/secret-volume.js';
+import { makeClientCa } from '../support/client-ca.js';
 
 /**
  * Certificate hot reload: the kubelet updates a mounted Secret by writing a new timestamped directory and
@@ -197,27 +197,7 @@ describe('certificate hot reload', () => {
 });
 
 describe('--client-ca-file (mTLS)', () => {
-  async function clientCa(): Promise<{ ca: string; client: Pair }> {
-    const ca = await generate([{ name: 'commonName', value: `client CA ${Math.random()}` }], {
-      keyType: 'ec',
-      algorithm: 'sha256',
-      extensions: [
-        { name: 'basicConstraints', cA: true, critical: true },
-        { name: 'keyUsage', keyCertSign: true, digitalSignature: true, critical: true },
-      ],
-    });
-    const client = await generate([{ name: 'commonName', value: 'kube-apiserver' }], {
-      keyType: 'ec',
-      algorithm: 'sha256',
-      ca: { cert: ca.cert, key: ca.private },
-      extensions: [
-        { name: 'basicConstraints', cA: false },
-        { name: 'keyUsage', digitalSignature: true, critical: true },
-        { name: 'extKeyUsage', clientAuth: true },
-      ],
-    });
-    return { ca: ca.cert, client: { cert: client.cert, key: client.private } };
-  }
+  const clientCa = () => makeClientCa(`client CA ${Math.random()}`);
 
   it('admits only callers with a certificate from the client CA, and follows a changed client CA file', async () => {
     const volume = new SecretVolume(mkdtempSync(join(tmpdir(), 'rg-secret-')));

@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, createServer, type ConnectionOptions, type SecureVersion } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
-import { generate } from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { renewCertificates } from '../../src/certs/authority.js';
 import { reviewBody } from '../support/fixtures.js';
 import { admissionAnswer } from '../support/load.js';
 import { startWebhookProcess, type WebhookProcess } from '../support/webhook-process.js';
 import { SecretVolume } from '../support/secret-volume.js';
+import { makeClientCa } from '../support/client-ca.js';
 
 /**
  * TLS floor and mTLS of the built binary (`--tls-cert-file`, `--tls-private-key-file`, `--client-ca-file`).
@@ -26,27 +26,7 @@ const LEGACY = { ciphers: 'DEFAULT@SECLEVEL=0' };
 type Pair = { cert: string; key: string };
 
 
-async function clientCa(name: string): Promise<{ ca: string; client: Pair }> {
-  const ca = await generate([{ name: 'commonName', value: name }], {
-    keyType: 'ec',
-    algorithm: 'sha256',
-    extensions: [
-      { name: 'basicConstraints', cA: true, critical: true },
-      { name: 'keyUsage', keyCertSign: true, digitalSignature: true, critical: true },
-    ],
-  });
-  const client = await generate([{ name: 'commonName', value: 'kube-apiserver' }], {
-    keyType: 'ec',
-    algorithm: 'sha256',
-    ca: { cert: ca.cert, key: ca.private },
-    extensions: [
-      { name: 'basicConstraints', cA: false },
-      { name: 'keyUsage', digitalSignature: true, critical: true },
-      { name: 'extKeyUsage', clientAuth: true },
-    ],
-  });
-  return { ca: ca.cert, client: { cert: client.cert, key: client.private } };
-}
+const clientCa = makeClientCa;
 
 /** A bare TLS handshake at exactly `version`: the protocol agreed, or the error code. */
 function handshake(port: number, version: SecureVersion, options: ConnectionOptions): Promise<string> {
