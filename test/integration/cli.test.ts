@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { pinnedAffinity, restorePod, reviewBody } from '../support/fixtures.js';
 import { post } from '../support/https-client.js';
@@ -40,8 +40,7 @@ describe('restore-guard serve without any API server', () => {
   let ca: string;
   beforeAll(async () => {
     webhook = await startWebhookProcess([], { KUBECONFIG: '/nonexistent/kubeconfig' });
-    const certLog = webhook.logs.find((l) => typeof l.certFile === 'string');
-    ca = readFileSync(String(certLog?.certFile), 'utf8');
+    ca = webhook.ca;
   });
   afterAll(async () => {
     await webhook.stop();
@@ -79,7 +78,7 @@ describe('restore-guard serve without any API server', () => {
 describe('restore-guard serve on SIGTERM', () => {
   it('reports not ready, keeps answering through the shutdown delay, then drains and exits 0', async () => {
     const webhook = await startWebhookProcess(['--shutdown-delay', '2s'], { KUBECONFIG: '/nonexistent/kubeconfig' });
-    const ca = readFileSync(String(webhook.logs.find((l) => typeof l.certFile === 'string')?.certFile), 'utf8');
+    const { ca } = webhook;
     const base = `http://127.0.0.1:${webhook.metricsPort}`;
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
     const exited = new Promise<number | null>((resolve) => webhook.child.once('exit', resolve));

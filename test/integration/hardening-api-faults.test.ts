@@ -1,13 +1,10 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { JsonObject } from '../../src/restore/json.js';
 import { FakeApi } from '../support/fake-api.js';
 import { pinnedAffinity, rawCheckpoint, restorePod, reviewBody } from '../support/fixtures.js';
 import { post } from '../support/https-client.js';
 import { admissionAnswer, scrapeMetric, startLoad, type LoadOutcome } from '../support/load.js';
-import { startWebhookProcess, type WebhookProcess } from '../support/webhook-process.js';
+import { startAgainstFakeApi, type WebhookProcess } from '../support/webhook-process.js';
 
 /**
  * API fault drill under load: the built binary serves a steady stream of mixed reviews (restores by
@@ -74,10 +71,8 @@ describe('API fault drill under load (built binary, fake API server)', () => {
     api.checkpoints.put(rawCheckpoint());
     // Granted through a group: every requester is new to the authorization cache, and allowed when the API answers.
     api.grant({ group: 'restorers', namespace: 'team-a' });
-    const dir = mkdtempSync(join(tmpdir(), 'rg-faults-'));
-    webhook = await startWebhookProcess(['--kubeconfig', await api.writeKubeConfig(dir)]);
-    ca = readFileSync(String(webhook.logs.find((l) => typeof l.certFile === 'string')?.certFile), 'utf8');
-    await vi.waitFor(async () => expect((await fetch(`http://127.0.0.1:${webhook.metricsPort}/readyz`)).status).toBe(200), { timeout: 15_000, interval: 50 });
+    webhook = await startAgainstFakeApi(api);
+    ca = webhook.ca;
   });
   afterAll(async () => {
     await webhook?.stop();

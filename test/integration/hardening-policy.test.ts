@@ -1,12 +1,9 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { JsonObject } from '../../src/restore/json.js';
 import { FakeApi } from '../support/fake-api.js';
 import { pinnedAffinity, rawCheckpoint, restorePod, reviewBody } from '../support/fixtures.js';
 import { admissionAnswer, scrapeMetric, startLoad, type LoadOutcome } from '../support/load.js';
-import { startWebhookProcess, type WebhookProcess } from '../support/webhook-process.js';
+import { startAgainstFakeApi, type WebhookProcess } from '../support/webhook-process.js';
 
 /**
  * Policy drill under load: the built binary follows its policy ConfigMap (--policy-configmap) through the
@@ -57,10 +54,8 @@ describe('policy drill under load (built binary, --policy-configmap)', () => {
     api = await FakeApi.start();
     api.checkpoints.put(rawCheckpoint());
     api.grant({ group: 'restorers', namespace: 'team-a', name: 'ckpt' });
-    const dir = mkdtempSync(join(tmpdir(), 'rg-policy-'));
-    webhook = await startWebhookProcess(['--kubeconfig', await api.writeKubeConfig(dir), '--policy-configmap', 'restore-guard/restore-guard-policy']);
-    ca = readFileSync(String(webhook.logs.find((l) => typeof l.certFile === 'string')?.certFile), 'utf8');
-    await vi.waitFor(async () => expect((await fetch(`http://127.0.0.1:${webhook.metricsPort}/readyz`)).status).toBe(200), { timeout: 15_000, interval: 50 });
+    webhook = await startAgainstFakeApi(api, ['--policy-configmap', 'restore-guard/restore-guard-policy']);
+    ca = webhook.ca;
   });
   afterAll(async () => {
     await webhook?.stop();

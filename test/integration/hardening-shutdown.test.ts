@@ -1,6 +1,5 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { Agent } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parse as parseYaml } from 'yaml';
@@ -10,7 +9,7 @@ import { FakeApi } from '../support/fake-api.js';
 import { pinnedAffinity, rawCheckpoint, restorePod, reviewBody } from '../support/fixtures.js';
 import { post } from '../support/https-client.js';
 import { admissionAnswer, startLoad, type LoadOutcome } from '../support/load.js';
-import { startWebhookProcess, type WebhookProcess } from '../support/webhook-process.js';
+import { startAgainstFakeApi, type WebhookProcess } from '../support/webhook-process.js';
 
 /**
  * Shutdown drill: the built binary, started with the Deployment's own flags, is stopped the way the
@@ -76,13 +75,8 @@ describe('shutdown drill (built binary, the Deployment’s preStop, --shutdown-d
     api = await FakeApi.start();
     api.checkpoints.put(rawCheckpoint());
     api.grant({ group: 'restorers', namespace: 'team-a', name: 'ckpt' });
-    const dir = mkdtempSync(join(tmpdir(), 'rg-shutdown-'));
-    const kubeconfig = await api.writeKubeConfig(dir);
-    webhook = await startWebhookProcess(['--kubeconfig', kubeconfig, '--shutdown-delay', `${shutdownDelayMs}ms`]);
-    const ca = readFileSync(String(webhook.logs.find((l) => typeof l.certFile === 'string')?.certFile), 'utf8');
-    const readyz = `http://127.0.0.1:${webhook.metricsPort}/readyz`;
-    await vi.waitFor(async () => expect((await fetch(readyz)).status).toBe(200), { timeout: 15_000, interval: 50 });
-    return { api, webhook, ca, readyz };
+    webhook = await startAgainstFakeApi(api, ['--shutdown-delay', `${shutdownDelayMs}ms`]);
+    return { api, webhook, ca: webhook.ca, readyz: `http://127.0.0.1:${webhook.metricsPort}/readyz` };
   }
 
   it('SIGTERM under load: 0 failed calls, and the process exits by itself inside the grace period', async () => {

@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { expect, vi } from 'vitest';
 
 const MAIN = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
 
@@ -11,6 +12,8 @@ export interface WebhookProcess {
   webhookPort: number;
   metricsPort: number;
   logs: Array<Record<string, unknown>>;
+  /** The development certificate it serves with (PEM), to trust as a CA; empty with --tls-cert-file. */
+  ca: string;
   /** Sends SIGTERM and resolves with the exit code. */
   stop(): Promise<number | null>;
 }
@@ -43,13 +46,24 @@ export async function startWebhookProcess(args: string[] = [], env: Record<strin
       }
     });
   });
+  const devCert = join(devCertDir, 'tls.crt');
   return {
     child,
     ...ports,
     logs,
+    ca: existsSync(devCert) ? readFileSync(devCert, 'utf8') : '',
     stop: async () => {
       if (child.exitCode === null) child.kill('SIGTERM');
       return exited;
     },
   };
+}
+
+/** The built binary against a fake API server, once its /readyz says the watches have synced. */
+export async function startAgainstFakeApi(api: { writeKubeConfig(dir: string): Promise<string> }, args: string[] = []): Promise<WebhookProcess> {
+  const kubeconfig = await api.writeKubeConfig(mkdtempSync(join(tmpdir(), 'rg-kubeconfig-')));
+  const webhook = await startWebhookProcess(['--kubeconfig', kubeconfig, ...args]);
+  const readyz = `http://127.0.0.1:${webhook.metricsPort}/readyz`;
+  await vi.waitFor(async () => expect((await fetch(readyz)).status).toBe(200), { timeout: 15_000, interval: 50 });
+  return webhook;
 }
