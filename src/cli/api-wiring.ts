@@ -1,8 +1,8 @@
-import type { KubeConfig } from '@kubernetes/client-node';
+import { ApiClient } from '../kube/api-client.js';
 import { CachedAuthorizer } from '../kube/authorization-cache.js';
 import { KubeCheckpointSource } from '../kube/checkpoint-source.js';
 import { EventRecorder } from '../kube/event-recorder.js';
-import { loadKubeConfig, UnavailableApi } from '../kube/kubeconfig.js';
+import { loadApiTarget, UnavailableApi } from '../kube/kubeconfig.js';
 import { KubeNamespaceSource } from '../kube/namespace-source.js';
 import { ConfigMapPolicySource } from '../kube/policy-configmap-source.js';
 import { KubeRuntimeClassSource } from '../kube/runtime-class-source.js';
@@ -32,18 +32,18 @@ function sameCheckpointApi(a: Policy, b: Policy): boolean {
  * The adapters behind the ports, following the live policy: cache TTLs change in place, and a move of
  * the checkpoint API starts a watch on the new resource before the old one stops.
  */
-function connect(kubeConfig: KubeConfig, options: ServeOptions, store: PolicyStore, logger: Logger, metrics: Metrics): ApiWiring {
+function connect(client: ApiClient, options: ServeOptions, store: PolicyStore, logger: Logger, metrics: Metrics): ApiWiring {
   const checkpointSource = (policy: Policy) => {
     const { group, version, resource } = policy.checkpointAPI;
-    const source = new KubeCheckpointSource({ kubeConfig, group, version, resource, metrics, logger });
+    const source = new KubeCheckpointSource({ client, group, version, resource, metrics, logger });
     source.start();
     return source;
   };
   let checkpoints = checkpointSource(store.current());
-  const runtimeClasses = new KubeRuntimeClassSource({ kubeConfig, metrics, logger });
-  const sar = new SubjectAccessReviewAuthorizer({ kubeConfig, metrics, logger });
+  const runtimeClasses = new KubeRuntimeClassSource({ client, metrics, logger });
+  const sar = new SubjectAccessReviewAuthorizer({ client, metrics, logger });
   const authorizer = new CachedAuthorizer(sar, { ...store.current().authorizationCache, metrics });
-  const namespaces = new KubeNamespaceSource(kubeConfig);
+  const namespaces = new KubeNamespaceSource(client);
   runtimeClasses.start();
 
   store.onChange((policy, previous) => {
@@ -56,8 +56,8 @@ function connect(kubeConfig: KubeConfig, options: ServeOptions, store: PolicySto
   });
   let policySource: ConfigMapPolicySource | undefined;
   if (options.policyConfigMap) {
-    const events = new EventRecorder(kubeConfig, logger);
-    policySource = new ConfigMapPolicySource({ kubeConfig, ...options.policyConfigMap, store, events, metrics, logger });
+    const events = new EventRecorder(client, logger);
+    policySource = new ConfigMapPolicySource({ client, ...options.policyConfigMap, store, events, metrics, logger });
     policySource.start();
   }
   const checkpointPort: CheckpointSource = { get: (namespace, name, deadline) => checkpoints.get(namespace, name, deadline) };
@@ -71,18 +71,17 @@ function connect(kubeConfig: KubeConfig, options: ServeOptions, store: PolicySto
       policySource?.stop();
       checkpoints.stop();
       runtimeClasses.stop();
-      sar.close();
-      namespaces.close();
+      client.close();
     },
   };
 }
 
 /** Wires the adapters to the API server, or to an "unreachable" stand-in when there is no config. */
-export function connectApi(options: ServeOptions, store: PolicyStore, logger: Logger, metrics: Metrics): ApiWiring {
-  const loaded = loadKubeConfig(options.kubeconfig);
-  if (loaded.kubeConfig) {
+export async function connectApi(options: ServeOptions, store: PolicyStore, logger: Logger, metrics: Metrics): Promise<ApiWiring> {
+  const loaded = await loadApiTarget(options.kubeconfig, { serviceAccountDir: options.serviceAccountDir });
+  if (loaded.target) {
     logger.info({ source: loaded.source }, 'using Kubernetes API');
-    return connect(loaded.kubeConfig, options, store, logger, metrics);
+    return connect(new ApiClient(loaded.target), options, store, logger, metrics);
   }
   logger.warn({ reason: loaded.reason }, 'no Kubernetes API configured: every restore will be denied');
   if (options.policyConfigMap) logger.warn('--policy-configmap needs the Kubernetes API: the default policy is in effect');

@@ -14,6 +14,8 @@ export interface ServeOptions {
   devCertDir: string;
   metricsPort: number;
   kubeconfig?: string;
+  /** The in-cluster service account files (token, ca.crt), read when the pod runs in a cluster. */
+  serviceAccountDir?: string;
   policyFile?: string;
   /** The policy ConfigMap (`namespace/name`), followed live through the API. */
   policyConfigMap?: { namespace: string; name: string };
@@ -41,6 +43,8 @@ Flags of serve:
   --metrics-port N              plain HTTP for /healthz, /readyz, /metrics (default 8080)
   --kubeconfig PATH             API server access (default: in-cluster, else $KUBECONFIG,
                                 else ~/.kube/config; with none, restores are denied)
+  --service-account-dir DIR     in-cluster token and ca.crt, used when $KUBERNETES_SERVICE_HOST
+                                is set (default /var/run/secrets/kubernetes.io/serviceaccount)
   --policy-file PATH            RestorePolicy YAML, followed live (default: built-in defaults)
   --policy-configmap NS/NAME    RestorePolicy from key policy.yaml of a ConfigMap, followed
                                 live through the API (the manifests use
@@ -74,6 +78,7 @@ export function parseServeOptions(args: string[]): ServeOptions {
         'dev-cert-dir': { type: 'string' },
         'metrics-port': { type: 'string' },
         kubeconfig: { type: 'string' },
+        'service-account-dir': { type: 'string' },
         'policy-file': { type: 'string' },
         'policy-configmap': { type: 'string' },
         'log-level': { type: 'string' },
@@ -102,6 +107,7 @@ export function parseServeOptions(args: string[]): ServeOptions {
   if (values['tls-private-key-file']) options.tlsPrivateKeyFile = values['tls-private-key-file'];
   if (values['client-ca-file']) options.clientCaFile = values['client-ca-file'];
   if (values.kubeconfig) options.kubeconfig = values.kubeconfig;
+  if (values['service-account-dir']) options.serviceAccountDir = values['service-account-dir'];
   if (values['policy-file']) options.policyFile = values['policy-file'];
   const configMap = values['policy-configmap'];
   if (configMap) {

@@ -49,7 +49,7 @@ export async function startWebhook(options: ServeOptions, logger: Logger = creat
   const policyFile = options.policyFile ? new PolicyFileSource(options.policyFile, store, logger) : undefined;
   await policyFile?.start();
   const tls = await loadTls(options, logger);
-  const api = connectApi(options, store, logger, metrics);
+  const api = await connectApi(options, store, logger, metrics);
   const ports: ReviewerPorts = { ...api.ports, policy: () => store.current() };
   const handler = new AdmissionHandler({
     decider: new RestoreReviewer(ports),

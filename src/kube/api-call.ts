@@ -1,13 +1,6 @@
 import { STATUS_CODES } from 'node:http';
-import {
-  ApiException,
-  Observable,
-  type ConfigurationOptions,
-  type ObservableMiddleware,
-  type RequestContext,
-  type ResponseContext,
-} from '@kubernetes/client-node';
 import { DependencyError, type Deadline } from '../restore/ports.js';
+import { ApiStatusError } from './api-client.js';
 
 // setTimeout cannot wait longer than this; longer waits are re-armed.
 const MAX_TIMER_MS = 2_147_483_647;
@@ -76,41 +69,18 @@ export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<
   });
 }
 
-/** Builds per-call options for a generated client-node API: the request carries `signal`. */
-export function callOptions(signal: AbortSignal, dispatchers?: SharedDispatcher): ConfigurationOptions {
-  const middleware: ObservableMiddleware[] = [signalMiddleware(signal)];
-  if (dispatchers) middleware.push(dispatchers.middleware);
-  // 'append' keeps the User-Agent middleware that makeApiClient installs.
-  return { middleware, middlewareMergeStrategy: 'append' };
-}
-
-function signalMiddleware(signal: AbortSignal): ObservableMiddleware {
-  return {
-    pre: (context: RequestContext) => {
-      context.setSignal(signal);
-      return new Observable(Promise.resolve(context));
-    },
-    post: (response: ResponseContext) => new Observable(Promise.resolve(response)),
-  };
-}
-
 /**
- * Runs one API call bounded by the deadline. The signal aborts the HTTP request (client-node hands it to
- * fetch); the race also covers the time client-node spends before fetch (auth plugins, token files).
- * Every failure comes out as a DependencyError.
+ * Runs one API call bounded by the deadline: the signal aborts the HTTP request, and the race also
+ * covers the time before it is sent (token files, exec plugins). Every failure comes out as a
+ * DependencyError.
  */
-export async function callWithDeadline<T>(
-  deadline: Deadline,
-  what: string,
-  call: (options: ConfigurationOptions) => Promise<T>,
-  dispatchers?: SharedDispatcher,
-): Promise<T> {
+export async function callWithDeadline<T>(deadline: Deadline, what: string, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const scope = deadlineScope(deadline);
   try {
     if (scope.signal.aborted) throw timeoutError(what);
-    return await raceAbort(call(callOptions(scope.signal, dispatchers)), scope.signal);
+    return await raceAbort(call(scope.signal), scope.signal);
   } catch (err) {
-    if (scope.signal.aborted && !(err instanceof ApiException)) throw timeoutError(what, err);
+    if (scope.signal.aborted && !(err instanceof ApiStatusError)) throw timeoutError(what, err);
     throw toDependencyError(err, what);
   } finally {
     scope.dispose();
@@ -123,20 +93,17 @@ export function timeoutError(what: string, cause?: unknown): DependencyError {
   });
 }
 
-/** The HTTP status of a failed client-node call, when the server answered at all. */
+/** The HTTP status of a failed call, when the server answered at all. */
 export function httpStatusOf(err: unknown): number | undefined {
-  if (err instanceof ApiException) return err.code;
-  // client-node's Watch reports a non-200 answer as a plain Error with `statusCode`.
-  if (err instanceof Error && 'statusCode' in err && typeof err.statusCode === 'number') return err.statusCode;
-  return undefined;
+  return err instanceof ApiStatusError ? err.status : undefined;
 }
 
-/** Maps any client-node failure onto the port's DependencyError. */
+/** Maps any failure of an API call onto the port's DependencyError. */
 export function toDependencyError(err: unknown, what: string): DependencyError {
   if (err instanceof DependencyError) return err;
   const status = httpStatusOf(err);
   if (status !== undefined) {
-    const detail = err instanceof ApiException ? statusMessage(err.body) : undefined;
+    const detail = err instanceof ApiStatusError ? err.statusMessage : undefined;
     const text = STATUS_CODES[status] ?? 'error';
     return new DependencyError(
       'server-error',
@@ -179,65 +146,4 @@ export function networkCode(err: unknown): string | undefined {
     if (current instanceof AggregateError) queue.push(...(current.errors as unknown[]));
   }
   return undefined;
-}
-
-/** `message` of a Kubernetes Status body (client-node hands it over as text or as parsed JSON). */
-function statusMessage(body: unknown): string | undefined {
-  let parsed: unknown = body;
-  if (typeof body === 'string') {
-    try {
-      parsed = JSON.parse(body);
-    } catch {
-      return undefined;
-    }
-  }
-  if (typeof parsed === 'object' && parsed !== null && 'message' in parsed && typeof parsed.message === 'string') {
-    return parsed.message.length > 300 ? `${parsed.message.slice(0, 300)}...` : parsed.message;
-  }
-  return undefined;
-}
-
-type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
-
-/**
- * client-node 2.x builds a new undici Agent for every request when the cluster has TLS material (every
- * real cluster), so each call pays a TLS handshake and leaves idle sockets behind. This keeps the first
- * one and reuses it, replacing it after `maxAgeMs` so rotated certificates are picked up.
- */
-export class SharedDispatcher {
-  private current: { dispatcher: Dispatcher; since: number } | undefined;
-
-  constructor(
-    private readonly maxAgeMs = 5 * 60_000,
-    private readonly now: () => number = Date.now,
-  ) {}
-
-  readonly middleware: ObservableMiddleware = {
-    pre: (context: RequestContext) => {
-      const fresh = context.getDispatcher();
-      if (fresh) context.setDispatcher(this.pick(fresh));
-      return new Observable(Promise.resolve(context));
-    },
-    post: (response: ResponseContext) => new Observable(Promise.resolve(response)),
-  };
-
-  pick(fresh: Dispatcher): Dispatcher {
-    const now = this.now();
-    if (this.current && now - this.current.since < this.maxAgeMs) {
-      // Never used, so it holds no sockets; closing it is only tidy.
-      if (fresh !== this.current.dispatcher) void fresh.close().catch(() => undefined);
-      return this.current.dispatcher;
-    }
-    const old = this.current;
-    this.current = { dispatcher: fresh, since: now };
-    // close() lets requests in flight finish.
-    if (old && old.dispatcher !== fresh) void old.dispatcher.close().catch(() => undefined);
-    return fresh;
-  }
-
-  close(): void {
-    const old = this.current;
-    this.current = undefined;
-    if (old) void old.dispatcher.close().catch(() => undefined);
-  }
 }

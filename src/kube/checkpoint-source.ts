@@ -1,13 +1,13 @@
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Metrics } from '../observability/metrics.js';
 import { toPodCheckpoint } from '../restore/checkpoint.js';
 import type { PodCheckpoint } from '../restore/model.js';
 import { DependencyError, type CheckpointSource, type Deadline } from '../restore/ports.js';
+import type { ApiClient } from './api-client.js';
 import type { KubeLogger } from './logger.js';
 import { CachedObjectReader, WatchedSource, type WatchTuning } from './object-reader.js';
 
 export interface KubeCheckpointSourceOptions {
-  kubeConfig: KubeConfig;
+  client: ApiClient;
   /** Defaults to the newest upstream revision: node.k8s.io/v1alpha1 podcheckpoints. */
   group?: string;
   version?: string;
@@ -22,7 +22,7 @@ export interface KubeCheckpointSourceOptions {
 export class KubeCheckpointSource extends WatchedSource implements CheckpointSource {
   constructor(options: KubeCheckpointSourceOptions) {
     super(new CachedObjectReader({
-      kubeConfig: options.kubeConfig,
+      client: options.client,
       group: options.group ?? 'node.k8s.io',
       version: options.version ?? 'v1alpha1',
       plural: options.resource ?? 'podcheckpoints',

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
-import { CoreV1Api, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
+import type { CoreV1Event } from '@kubernetes/client-node';
+import type { ApiClient } from './api-client.js';
 import type { KubeLogger } from './logger.js';
 
 export interface EventTarget {
@@ -12,15 +13,12 @@ export interface EventTarget {
 
 /** Reports Kubernetes Events (core/v1) about objects restore-guard reads, e.g. a policy it refused. */
 export class EventRecorder {
-  private readonly api: CoreV1Api;
   private readonly instance = hostname();
 
   constructor(
-    kubeConfig: KubeConfig,
+    private readonly client: ApiClient,
     private readonly logger: KubeLogger,
-  ) {
-    this.api = kubeConfig.makeApiClient(CoreV1Api);
-  }
+  ) {}
 
   /** Best effort: a failure to report is logged, never thrown. */
   async record(target: EventTarget, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
@@ -39,7 +37,8 @@ export class EventRecorder {
       count: 1,
     };
     try {
-      await this.api.createNamespacedEvent({ namespace: target.namespace, body });
+      const path = `/api/v1/namespaces/${encodeURIComponent(target.namespace)}/events`;
+      await this.client.request('POST', path, { body, signal: AbortSignal.timeout(10_000) });
     } catch (err) {
       this.logger.warn({ err: (err as Error).message, reason, target: `${target.namespace}/${target.name}` }, 'could not record an event');
     }

@@ -1,7 +1,7 @@
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import type { Deadline, NamespaceSource } from '../restore/ports.js';
-import { callWithDeadline, httpStatusOf, SharedDispatcher } from './api-call.js';
-import { DependencyError } from '../restore/ports.js';
+import { objectAt } from '../restore/json.js';
+import { DependencyError, type Deadline, type NamespaceSource } from '../restore/ports.js';
+import { callWithDeadline, httpStatusOf } from './api-call.js';
+import type { ApiClient } from './api-client.js';
 
 const TTL_MS = 30_000;
 
@@ -10,21 +10,21 @@ const TTL_MS = 30_000;
  * when a selector is configured, so no cluster-wide namespace watch is needed.
  */
 export class KubeNamespaceSource implements NamespaceSource {
-  private readonly api: CoreV1Api;
-  private readonly dispatchers = new SharedDispatcher();
   private readonly cache = new Map<string, { labels: Record<string, string> | undefined; at: number }>();
 
-  constructor(kubeConfig: KubeConfig, private readonly now: () => number = Date.now) {
-    this.api = kubeConfig.makeApiClient(CoreV1Api);
-  }
+  constructor(
+    private readonly client: ApiClient,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   async labels(namespace: string, deadline: Deadline): Promise<Record<string, string> | undefined> {
     const cached = this.cache.get(namespace);
     if (cached && this.now() - cached.at < TTL_MS) return cached.labels;
     let labels: Record<string, string> | undefined;
     try {
-      const object = await callWithDeadline(deadline, `reading namespace ${namespace}`, (options) => this.api.readNamespace({ name: namespace }, options), this.dispatchers);
-      labels = object.metadata?.labels ?? {};
+      const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}`;
+      const object = await callWithDeadline(deadline, `reading namespace ${namespace}`, (signal) => this.client.request('GET', path, { signal }));
+      labels = stringValues(objectAt(object, 'metadata', 'labels'));
     } catch (err) {
       if (!(err instanceof DependencyError && httpStatusOf(err.cause) === 404)) throw err;
     }
@@ -32,8 +32,10 @@ export class KubeNamespaceSource implements NamespaceSource {
     this.cache.set(namespace, { labels, at: this.now() });
     return labels;
   }
+}
 
-  close(): void {
-    this.dispatchers.close();
-  }
+function stringValues(object: Record<string, unknown> | undefined): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const [key, value] of Object.entries(object ?? {})) if (typeof value === 'string') labels[key] = value;
+  return labels;
 }

@@ -1,8 +1,8 @@
-import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { Metrics } from '../observability/metrics.js';
 import { isObject, type JsonObject } from '../restore/json.js';
 import { DependencyError, type Deadline } from '../restore/ports.js';
-import { callWithDeadline, httpStatusOf, SharedDispatcher } from './api-call.js';
+import { callWithDeadline, httpStatusOf } from './api-call.js';
+import type { ApiClient } from './api-client.js';
 import type { KubeLogger } from './logger.js';
 import { WatchCache, type WatchCacheOptions } from './watch-cache.js';
 
@@ -13,7 +13,7 @@ export type WatchTuning = Pick<
 >;
 
 export interface ObjectReaderOptions {
-  kubeConfig: KubeConfig;
+  client: ApiClient;
   group: string;
   version: string;
   plural: string;
@@ -26,13 +26,10 @@ export interface ObjectReaderOptions {
 /** Reads one resource from its watch cache, falling back to a direct GET bounded by the deadline. */
 export class CachedObjectReader {
   readonly cache: WatchCache;
-  private readonly api: CustomObjectsApi;
-  private readonly dispatchers = new SharedDispatcher();
 
   constructor(private readonly options: ObjectReaderOptions) {
-    const { kubeConfig, group, version, plural, metrics, logger } = options;
-    this.cache = new WatchCache({ kubeConfig, group, version, plural, metrics, logger, ...options.watch });
-    this.api = kubeConfig.makeApiClient(CustomObjectsApi);
+    const { client, group, version, plural, metrics, logger } = options;
+    this.cache = new WatchCache({ client, group, version, plural, metrics, logger, ...options.watch });
   }
 
   /** From the cache when it has the object, else from the API server (undefined when it does not exist). */
@@ -47,18 +44,12 @@ export class CachedObjectReader {
 
   /** A direct GET; undefined on 404. Throws DependencyError. */
   async read(namespace: string, name: string, deadline: Deadline): Promise<JsonObject | undefined> {
-    const { group, version, plural } = this.options;
-    const what = `reading ${plural}.${group} ${this.options.namespaced ? `${namespace}/` : ''}${name}`;
+    const { group, version, plural, namespaced, client } = this.options;
+    const what = `reading ${plural}.${group} ${namespaced ? `${namespace}/` : ''}${name}`;
+    const scope = namespaced ? `namespaces/${encodeURIComponent(namespace)}/` : '';
+    const path = `/apis/${group}/${version}/${scope}${plural}/${encodeURIComponent(name)}`;
     try {
-      const object: unknown = await callWithDeadline(
-        deadline,
-        what,
-        (options) =>
-          this.options.namespaced
-            ? this.api.getNamespacedCustomObject({ group, version, namespace, plural, name }, options)
-            : this.api.getClusterCustomObject({ group, version, plural, name }, options),
-        this.dispatchers,
-      );
+      const object = await callWithDeadline(deadline, what, (signal) => client.request('GET', path, { signal }));
       if (!isObject(object)) {
         throw new DependencyError('server-error', `${what}: the API server answered with something not an object`);
       }
@@ -81,7 +72,6 @@ export class CachedObjectReader {
 
   stop(): void {
     this.cache.stop();
-    this.dispatchers.close();
   }
 
   private count(result: string): void {

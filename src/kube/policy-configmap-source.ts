@@ -1,8 +1,8 @@
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { Metrics } from '../observability/metrics.js';
 import type { PolicyStore } from '../policy/store.js';
 import { isObject, objectAt, stringAt } from '../restore/json.js';
-import { callOptions, httpStatusOf } from './api-call.js';
+import { httpStatusOf } from './api-call.js';
+import type { ApiClient } from './api-client.js';
 import type { EventRecorder } from './event-recorder.js';
 import { silentLogger, type KubeLogger } from './logger.js';
 import { WatchCache } from './watch-cache.js';
@@ -10,7 +10,7 @@ import { WatchCache } from './watch-cache.js';
 export const POLICY_KEY = 'policy.yaml';
 
 export interface ConfigMapPolicySourceOptions {
-  kubeConfig: KubeConfig;
+  client: ApiClient;
   namespace: string;
   name: string;
   store: PolicyStore;
@@ -29,21 +29,21 @@ export class ConfigMapPolicySource {
   private lastText: string | undefined | null = null;
 
   constructor(private readonly options: ConfigMapPolicySourceOptions) {
-    const { kubeConfig, namespace, name } = options;
-    const api = kubeConfig.makeApiClient(CoreV1Api);
+    const { client, namespace, name } = options;
+    const collection = `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps`;
     this.cache = new WatchCache({
-      kubeConfig,
+      client,
       group: '',
       version: 'v1',
       plural: 'configmaps',
       metrics: options.metrics,
       logger: options.logger,
       source: {
-        path: `/api/v1/namespaces/${namespace}/configmaps`,
+        path: collection,
         watchParams: { fieldSelector: `metadata.name=${name}` },
         list: async (signal) => {
           try {
-            const configMap = (await api.readNamespacedConfigMap({ namespace, name }, callOptions(signal))) as unknown;
+            const configMap = await client.request('GET', `${collection}/${encodeURIComponent(name)}`, { signal });
             if (!isObject(configMap)) return { items: [], resourceVersion: '' };
             return { items: [configMap], resourceVersion: stringAt(configMap, 'metadata', 'resourceVersion') ?? '' };
           } catch (err) {

@@ -1,13 +1,13 @@
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Metrics } from '../observability/metrics.js';
 import { toRuntimeClassInfo } from '../restore/checkpoint.js';
 import type { RuntimeClassInfo } from '../restore/model.js';
 import type { Deadline, RuntimeClassSource } from '../restore/ports.js';
+import type { ApiClient } from './api-client.js';
 import type { KubeLogger } from './logger.js';
 import { CachedObjectReader, WatchedSource, type WatchTuning } from './object-reader.js';
 
 export interface KubeRuntimeClassSourceOptions {
-  kubeConfig: KubeConfig;
+  client: ApiClient;
   metrics?: Metrics;
   logger?: KubeLogger;
   watch?: WatchTuning;
@@ -20,7 +20,7 @@ export interface KubeRuntimeClassSourceOptions {
 export class KubeRuntimeClassSource extends WatchedSource implements RuntimeClassSource {
   constructor(options: KubeRuntimeClassSourceOptions) {
     super(new CachedObjectReader({
-      kubeConfig: options.kubeConfig,
+      client: options.client,
       group: 'node.k8s.io',
       version: 'v1',
       plural: 'runtimeclasses',

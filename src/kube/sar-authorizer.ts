@@ -1,27 +1,29 @@
-import { AuthorizationV1Api, type KubeConfig, type V1SubjectAccessReview } from '@kubernetes/client-node';
+import type { V1SubjectAccessReview } from '@kubernetes/client-node';
 import type { Metrics } from '../observability/metrics.js';
+import { objectAt, stringAt } from '../restore/json.js';
 import type { AuthorizationAnswer, RestoreAccess, UserInfo } from '../restore/model.js';
 import { DependencyError, type Authorizer, type Deadline } from '../restore/ports.js';
-import { callWithDeadline, SharedDispatcher } from './api-call.js';
+import { callWithDeadline } from './api-call.js';
+import type { ApiClient } from './api-client.js';
 import { silentLogger, type KubeLogger } from './logger.js';
 
 export interface SubjectAccessReviewAuthorizerOptions {
-  kubeConfig: KubeConfig;
+  client: ApiClient;
   metrics?: Metrics;
   logger?: KubeLogger;
 }
 
 const WHAT = 'SubjectAccessReview';
+const PATH = '/apis/authorization.k8s.io/v1/subjectaccessreviews';
 
 /** Asks the API server, with the requester's full identity, whether it may restore the checkpoint. */
 export class SubjectAccessReviewAuthorizer implements Authorizer {
-  private readonly api: AuthorizationV1Api;
-  private readonly dispatchers = new SharedDispatcher();
+  private readonly client: ApiClient;
   private readonly metrics: Metrics | undefined;
   private readonly logger: KubeLogger;
 
   constructor(options: SubjectAccessReviewAuthorizerOptions) {
-    this.api = options.kubeConfig.makeApiClient(AuthorizationV1Api);
+    this.client = options.client;
     this.metrics = options.metrics;
     this.logger = options.logger ?? silentLogger;
   }
@@ -49,12 +51,7 @@ export class SubjectAccessReviewAuthorizer implements Authorizer {
 
     const started = performance.now();
     try {
-      const review = await callWithDeadline(
-        deadline,
-        WHAT,
-        (options) => this.api.createSubjectAccessReview({ body }, options),
-        this.dispatchers,
-      );
+      const review = await callWithDeadline(deadline, WHAT, (signal) => this.client.request('POST', PATH, { body, signal }));
       const answer = readAnswer(review);
       this.metrics?.sarCalls.inc({ result: answer.allowed ? 'allowed' : 'denied' });
       return answer;
@@ -68,25 +65,23 @@ export class SubjectAccessReviewAuthorizer implements Authorizer {
       this.metrics?.sarDuration.observe((performance.now() - started) / 1000);
     }
   }
-
-  /** Releases the pooled connection to the API server. */
-  close(): void {
-    this.dispatchers.close();
-  }
 }
 
-function readAnswer(review: V1SubjectAccessReview): AuthorizationAnswer {
-  const status = review.status;
-  if (!status) throw new DependencyError('server-error', `${WHAT}: the API server answered without a status`);
+function readAnswer(review: unknown): AuthorizationAnswer {
+  const status = objectAt(review, 'status');
+  if (!status || typeof status.allowed !== 'boolean') {
+    throw new DependencyError('server-error', `${WHAT}: the API server answered without a status`);
+  }
   // Both set is contradictory; kube's webhook authorizer treats it as a denial, so do we.
-  const allowed = status.allowed === true && status.denied !== true;
+  const allowed = status.allowed && status.denied !== true;
+  const evaluationError = stringAt(status, 'evaluationError');
   // An allowed answer stands despite an evaluation error (some authorizer failed, another allowed);
   // otherwise "not allowed" may only mean "could not tell", which must not read as a denial.
-  if (!allowed && status.evaluationError) {
+  if (!allowed && evaluationError) {
     throw new DependencyError(
       'evaluation-error',
-      `${WHAT}: the authorizer could not evaluate the request: ${status.evaluationError}`,
+      `${WHAT}: the authorizer could not evaluate the request: ${evaluationError}`,
     );
   }
-  return { allowed, reason: status.reason ?? '' };
+  return { allowed, reason: stringAt(status, 'reason') ?? '' };
 }

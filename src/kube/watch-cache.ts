@@ -1,11 +1,11 @@
-import { CustomObjectsApi, Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { Metrics } from '../observability/metrics.js';
 import { arrayAt, isObject, stringAt, type JsonObject } from '../restore/json.js';
-import { callOptions, httpStatusOf, networkCode } from './api-call.js';
+import { httpStatusOf, networkCode } from './api-call.js';
+import { IdleTimeoutError, type ApiClient } from './api-client.js';
 import { silentLogger, type KubeLogger } from './logger.js';
 
 export interface WatchCacheOptions {
-  kubeConfig: KubeConfig;
+  client: ApiClient;
   /** API group; must not be empty (the core group is not served under /apis). */
   group: string;
   version: string;
@@ -21,7 +21,7 @@ export interface WatchCacheOptions {
   listTimeoutMs?: number;
   /** Server-side watch duration; defaults to a random 5..10 minutes, as client-go does, to spread reconnects. */
   watchTimeoutSeconds?: () => number;
-  /** A watch without any data for this long (bookmarks count) is ended and resumed; also the connect timeout. */
+  /** A watch without any data for this long (bookmarks count) is ended and resumed. */
   watchIdleTimeoutMs?: number;
   /**
    * Another source than the cluster-wide list: e.g. one object read with GET and watched with a
@@ -48,7 +48,7 @@ interface WatchOutcome {
 
 /**
  * A list-then-watch cache of the raw JSON objects of one resource, across all namespaces. Objects stay
- * untyped so fields that client-node's models do not know (RuntimeClass.podCheckpoint) survive.
+ * untyped so fields that typed models do not know (RuntimeClass.podCheckpoint) survive.
  * While the API server is away the last known objects stay served; readers decide what stale means.
  */
 export class WatchCache {
@@ -57,7 +57,6 @@ export class WatchCache {
   private synced = false;
   private started = false;
   private stopped = false;
-  private readonly api: CustomObjectsApi;
   private readonly path: string;
   private readonly logger: KubeLogger;
   private readonly initialBackoffMs: number;
@@ -67,14 +66,12 @@ export class WatchCache {
   private readonly watchTimeoutSeconds: () => number;
   private readonly watchIdleTimeoutMs: number;
   private readonly stopController = new AbortController();
-  private watchController: AbortController | undefined;
   private sleepTimer: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
   private readonly syncWaiters = new Set<{ resolve: () => void; reject: (err: unknown) => void }>();
 
   constructor(private readonly options: WatchCacheOptions) {
     if (!options.group && !options.source) throw new Error('WatchCache needs an API group or its own source (the core group is not under /apis)');
-    this.api = options.kubeConfig.makeApiClient(CustomObjectsApi);
     this.path = options.source?.path ?? `/apis/${options.group}/${options.version}/${options.plural}`;
     this.logger = options.logger ?? silentLogger;
     this.initialBackoffMs = options.backoff?.initialMs ?? 200;
@@ -102,7 +99,6 @@ export class WatchCache {
     if (this.stopped) return;
     this.stopped = true;
     this.stopController.abort();
-    this.watchController?.abort();
     if (this.sleepTimer !== undefined) clearTimeout(this.sleepTimer);
     this.wake?.();
     for (const waiter of this.syncWaiters) waiter.reject(new Error(`the ${this.resource} cache was stopped`));
@@ -226,16 +222,10 @@ export class WatchCache {
       resourceVersion = listed.resourceVersion;
     } else do {
       const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(this.listTimeoutMs)]);
-      const page: unknown = await this.api.listClusterCustomObject(
-        {
-          group: this.options.group,
-          version: this.options.version,
-          plural: this.options.plural,
-          limit: this.pageSize,
-          _continue: continueToken,
-        },
-        callOptions(signal),
-      );
+      const page = await this.options.client.request('GET', this.path, {
+        query: { limit: this.pageSize, continue: continueToken },
+        signal,
+      });
       for (const item of arrayAt(page, 'items') ?? []) {
         const key = keyOfObject(item);
         if (key && isObject(item)) objects.set(key, item);
@@ -257,59 +247,40 @@ export class WatchCache {
     }
   }
 
-  private watchOnce(): Promise<WatchOutcome> {
-    return new Promise<WatchOutcome>((resolve) => {
-      const startedAt = performance.now();
-      let settled = false;
-      let connected = false;
-      let events = 0;
-      let controller: AbortController | undefined;
-      const finish = (outcome: WatchOutcome): void => {
-        if (settled) return;
-        settled = true;
-        controller?.abort();
-        if (this.watchController === controller) this.watchController = undefined;
-        resolve(outcome);
-      };
-      const ended = (error: unknown, expired?: string): void =>
-        finish({ expired, error, connected, events, lastedMs: performance.now() - startedAt });
-
-      const timeoutSeconds = this.watchTimeoutSeconds();
-      const watch = new Watch(this.options.kubeConfig);
-      // client-node ends a watch after 30 s without data (a private field, also the connect timeout).
-      // Quiet resources would reconnect every 30 s; a longer idle limit still catches dead connections.
-      Reflect.set(watch, 'requestTimeoutMs', this.watchIdleTimeoutMs);
-
-      const onEvent = (type: string, object: unknown): void => {
-        if (settled || this.stopped) return;
-        connected = true;
-        events++;
-        this.options.metrics?.watchEvents.inc({ resource: this.options.plural, type });
-        const expired = this.apply(type, object);
-        if (expired !== undefined) ended(undefined, expired);
-      };
-      const onDone = (err: unknown): void => ended(err ?? undefined);
-
-      watch
-        .watch(
-          this.path,
-          { ...this.options.source?.watchParams, resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
-          onEvent,
-          onDone,
-        )
-        .then((started) => {
-          controller = started;
-          // The connect phase cannot be aborted (client-node hands out the controller only after the
-          // response headers), so a stop or an end during it is applied now.
-          if (settled || this.stopped) {
-            started.abort();
-            return;
-          }
+  private async watchOnce(): Promise<WatchOutcome> {
+    const startedAt = performance.now();
+    // Aborted by stop(), or to end the watch when an event says it expired.
+    const controller = new AbortController();
+    let connected = false;
+    let events = 0;
+    let expired: string | undefined;
+    let error: unknown;
+    try {
+      await this.options.client.watch(this.path, {
+        query: {
+          ...this.options.source?.watchParams,
+          resourceVersion: this.resourceVersion,
+          allowWatchBookmarks: true,
+          timeoutSeconds: this.watchTimeoutSeconds(),
+        },
+        signal: AbortSignal.any([this.stopController.signal, controller.signal]),
+        // Quiet resources send a bookmark about every minute; this still catches dead connections.
+        idleTimeoutMs: this.watchIdleTimeoutMs,
+        onConnected: () => {
           connected = true;
-          this.watchController = started;
-        })
-        .catch((err: unknown) => ended(err));
-    });
+        },
+        onEvent: (type, object) => {
+          if (expired !== undefined || this.stopped) return;
+          events++;
+          this.options.metrics?.watchEvents.inc({ resource: this.options.plural, type });
+          expired = this.apply(type, object);
+          if (expired !== undefined) controller.abort();
+        },
+      });
+    } catch (err) {
+      if (expired === undefined) error = err;
+    }
+    return { expired, error, connected, events, lastedMs: performance.now() - startedAt };
   }
 
   /** Applies one watch event; returns why the watch must be relisted, if it must. */
@@ -381,6 +352,7 @@ function describe(err: unknown): string {
   if (err === undefined || err === null) return 'closed by the server';
   const status = httpStatusOf(err);
   if (status !== undefined) return `HTTP ${status}`;
+  if (err instanceof IdleTimeoutError) return `idle: ${err.message}`;
   const code = networkCode(err);
   return code ?? messageOf(err);
 }

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CachedAuthorizer } from '../../src/kube/authorization-cache.js';
+import type { ApiClient } from '../../src/kube/api-client.js';
 import { SubjectAccessReviewAuthorizer } from '../../src/kube/sar-authorizer.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
 import type { UserInfo } from '../../src/restore/model.js';
@@ -33,16 +34,18 @@ async function sarCount(metrics: Metrics, result: string): Promise<number> {
 describe('SubjectAccessReviewAuthorizer against the fake API', () => {
   let api: FakeApi;
   let metrics: Metrics;
+  let client: ApiClient;
   let authorizer: SubjectAccessReviewAuthorizer;
 
   beforeEach(async () => {
     api = await FakeApi.start();
     metrics = createMetrics({ defaultMetrics: false });
-    authorizer = new SubjectAccessReviewAuthorizer({ kubeConfig: api.kubeConfig(), metrics });
+    client = api.client();
+    authorizer = new SubjectAccessReviewAuthorizer({ client, metrics });
   });
 
   afterEach(async () => {
-    authorizer.close();
+    client.close();
     await api.close();
   });
 

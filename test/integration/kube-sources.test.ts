@@ -31,7 +31,7 @@ describe('KubeCheckpointSource', () => {
   beforeEach(async () => {
     api = await FakeApi.start();
     metrics = createMetrics({ defaultMetrics: false });
-    source = new KubeCheckpointSource({ kubeConfig: api.kubeConfig(), metrics, watch: fastWatch });
+    source = new KubeCheckpointSource({ client: api.client(), metrics, watch: fastWatch });
   });
 
   afterEach(async () => {
@@ -99,7 +99,7 @@ describe('KubeCheckpointSource', () => {
     api = await FakeApi.start({ checkpointGroup: 'checkpoint.k8s.io', checkpointVersion: 'v1alpha1' });
     source.stop();
     source = new KubeCheckpointSource({
-      kubeConfig: api.kubeConfig(),
+      client: api.client(),
       group: 'checkpoint.k8s.io',
       version: 'v1alpha1',
       resource: 'podcheckpoints',
@@ -121,7 +121,7 @@ describe('KubeRuntimeClassSource', () => {
 
   beforeEach(async () => {
     api = await FakeApi.start();
-    source = new KubeRuntimeClassSource({ kubeConfig: api.kubeConfig(), watch: fastWatch });
+    source = new KubeRuntimeClassSource({ client: api.client(), watch: fastWatch });
   });
 
   afterEach(async () => {

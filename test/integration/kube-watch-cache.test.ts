@@ -21,7 +21,7 @@ describe('WatchCache against the fake API', () => {
 
   const newCache = (options: Partial<WatchCacheOptions> = {}): WatchCache => {
     const cache = new WatchCache({
-      kubeConfig: api.kubeConfig(),
+      client: api.client(),
       group: 'node.k8s.io',
       version: 'v1alpha1',
       plural: 'podcheckpoints',

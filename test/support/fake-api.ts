@@ -1,9 +1,11 @@
 // An in-process fake of the parts of the Kubernetes API restore-guard uses, with fault injection.
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import { generate } from 'selfsigned';
+import { ApiClient, RefreshingTarget } from '../../src/kube/api-client.js';
 import { isObject, type JsonObject } from '../../src/restore/json.js';
 
 export type Fault = 'none' | 'down' | 'status500' | 'status429' | 'hang';
@@ -47,6 +49,8 @@ export interface FakeApiOptions {
   checkpointGroup?: string;
   checkpointVersion?: string;
   token?: string;
+  /** Serve HTTPS with a self-signed certificate for 127.0.0.1, as an in-cluster API server would. */
+  tls?: boolean;
 }
 
 type EventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
@@ -234,7 +238,9 @@ export class FakeApi {
   /** Answers SubjectAccessReviews; by default from the grants table. */
   sarHandler: (spec: SarSpec) => SarAnswer = (spec) => this.answerFromGrants(spec);
 
-  private readonly server: Server;
+  private readonly server: Server | TlsServer;
+  /** The serving certificate (PEM) when started with `tls`. */
+  readonly caPem: string | undefined;
   private readonly sockets = new Set<Socket>();
   private readonly grants: Grant[] = [];
   private readonly callCounts = new Map<string, number>();
@@ -244,7 +250,8 @@ export class FakeApi {
   private port = 0;
   private readonly token: string;
 
-  private constructor(options: FakeApiOptions) {
+  private constructor(options: FakeApiOptions, pair: { cert: string; key: string } | undefined) {
+    this.caPem = pair?.cert;
     this.token = options.token ?? 'fake-token';
     this.checkpoints = new FakeResource(
       this,
@@ -257,12 +264,13 @@ export class FakeApi {
     this.runtimeClasses = new FakeResource(this, 'node.k8s.io', 'v1', 'runtimeclasses', 'RuntimeClass', false);
     this.configMaps = new FakeResource(this, '', 'v1', 'configmaps', 'ConfigMap', true);
     this.namespaces = new FakeResource(this, '', 'v1', 'namespaces', 'Namespace', false);
-    this.server = createServer((req, res) => {
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
       this.handle(req, res).catch((err: unknown) => {
         if (!res.headersSent) status(res, 500, 'InternalError', `fake API: ${String(err)}`);
         else res.destroy();
       });
-    });
+    };
+    this.server = pair ? createTlsServer(pair, handler) : createServer(handler);
     this.server.on('connection', (socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
@@ -270,13 +278,20 @@ export class FakeApi {
   }
 
   static async start(options: FakeApiOptions = {}): Promise<FakeApi> {
-    const api = new FakeApi(options);
+    let pair: { cert: string; key: string } | undefined;
+    if (options.tls) {
+      const pems = await generate([{ name: 'commonName', value: '127.0.0.1' }], {
+        extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }],
+      });
+      pair = { cert: pems.cert, key: pems.private };
+    }
+    const api = new FakeApi(options, pair);
     await api.listen(0);
     return api;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.caPem ? 'https' : 'http'}://127.0.0.1:${this.port}`;
   }
 
   nextResourceVersion(): number {
@@ -333,16 +348,22 @@ export class FakeApi {
     this.runtimeClasses.dropWatches();
   }
 
-  /** A client-node KubeConfig for this server. */
-  kubeConfig(): KubeConfig {
-    const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromOptions({
-      clusters: [{ name: 'fake', server: this.url, skipTLSVerify: true }],
-      users: [{ name: 'fake-user', token: this.token }],
-      contexts: [{ name: 'fake', cluster: 'fake', user: 'fake-user' }],
-      currentContext: 'fake',
-    });
-    return kubeConfig;
+  /** An API client for this server, as the webhook builds one from a kubeconfig. */
+  client(): ApiClient {
+    const material = { headers: { authorization: `Bearer ${this.token}` }, ...(this.caPem && { ca: this.caPem }) };
+    return new ApiClient(new RefreshingTarget(new URL(this.url), () => Promise.resolve(material)));
+  }
+
+  /**
+   * Lays out what the kubelet mounts for a pod's service account (token, ca.crt) in `dir` and returns
+   * the environment a pod gets: restore-guard then runs as it does in a cluster. Needs `tls`.
+   */
+  async writeServiceAccount(dir: string): Promise<{ KUBERNETES_SERVICE_HOST: string; KUBERNETES_SERVICE_PORT: string }> {
+    if (!this.caPem) throw new Error('the in-cluster layout needs a fake API started with tls');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'token'), `${this.token}\n`, 'utf8');
+    await writeFile(join(dir, 'ca.crt'), this.caPem, 'utf8');
+    return { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(this.port) };
   }
 
   /** Writes a kubeconfig file for this server into `dir`; returns its path. */
@@ -355,8 +376,10 @@ export class FakeApi {
       '- name: fake',
       '  cluster:',
       `    server: ${this.url}`,
-      // client-node refuses plain http unless TLS verification is explicitly off.
-      '    insecure-skip-tls-verify: true',
+      // Plain http needs TLS verification explicitly off.
+      ...(this.caPem
+        ? [`    certificate-authority-data: ${Buffer.from(this.caPem).toString('base64')}`]
+        : ['    insecure-skip-tls-verify: true']),
       'users:',
       '- name: fake-user',
       '  user:',
