@@ -62,7 +62,20 @@ export async function startWebhookProcess(args: string[] = [], env: Record<strin
 /** The built binary against a fake API server, once its /readyz says the watches have synced. */
 export async function startAgainstFakeApi(api: { writeKubeConfig(dir: string): Promise<string> }, args: string[] = []): Promise<WebhookProcess> {
   const kubeconfig = await api.writeKubeConfig(mkdtempSync(join(tmpdir(), 'rg-kubeconfig-')));
-  const webhook = await startWebhookProcess(['--kubeconfig', kubeconfig, ...args]);
+  return untilReady(await startWebhookProcess(['--kubeconfig', kubeconfig, ...args]));
+}
+
+/** The built binary as a pod runs it: the service account files and the KUBERNETES_SERVICE_* environment. */
+export async function startInCluster(
+  api: { writeServiceAccount(dir: string): Promise<Record<string, string>> },
+  args: string[] = [],
+): Promise<WebhookProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'rg-serviceaccount-'));
+  const env = await api.writeServiceAccount(dir);
+  return untilReady(await startWebhookProcess(['--service-account-dir', dir, ...args], env));
+}
+
+async function untilReady(webhook: WebhookProcess): Promise<WebhookProcess> {
   const readyz = `http://127.0.0.1:${webhook.metricsPort}/readyz`;
   await vi.waitFor(async () => expect((await fetch(readyz)).status).toBe(200), { timeout: 15_000, interval: 50 });
   return webhook;
