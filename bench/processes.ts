@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
+import type { ApiAccess } from './fake-api.js';
 
 /** The project root, from bench/ (tests) or from the compiled .cache/bench/bench/. */
 export const ROOT = findRoot(import.meta.dirname);
@@ -47,9 +48,9 @@ export function pinSelf(cpu: number | undefined): boolean {
   }
 }
 
-function spawnWith(prefix: string[], args: string[], stdio: Parameters<typeof spawn>[2]['stdio']): ChildProcess {
+function spawnWith(prefix: string[], args: string[], stdio: Parameters<typeof spawn>[2]['stdio'], env: Record<string, string> = {}): ChildProcess {
   const [command, ...rest] = prefix.length > 0 ? [...prefix, process.execPath, ...args] : [process.execPath, ...args];
-  return spawn(command as string, rest, { stdio, env: { ...process.env, KUBECONFIG: '' } });
+  return spawn(command as string, rest, { stdio, env: { ...process.env, KUBECONFIG: '', ...env } });
 }
 
 function stopper(child: ChildProcess): () => Promise<void> {
@@ -110,7 +111,8 @@ function httpStatus(port: number, path: string): Promise<number> {
 export async function startWebhookProcess(options: {
   certFile: string;
   keyFile: string;
-  kubeconfig: string;
+  /** How it reaches the API server (flags and environment). */
+  access: ApiAccess;
   policyFile?: string;
   logLevel?: string;
   prefix?: string[];
@@ -127,11 +129,11 @@ export async function startWebhookProcess(options: {
     '--bind-address', '127.0.0.1',
     '--tls-cert-file', options.certFile,
     '--tls-private-key-file', options.keyFile,
-    '--kubeconfig', options.kubeconfig,
+    ...options.access.args,
     '--log-level', options.logLevel ?? 'info',
     ...(options.policyFile ? ['--policy-file', options.policyFile] : []),
   ];
-  const child = spawnWith(options.prefix ?? [], args, ['ignore', 'ignore', 'pipe']);
+  const child = spawnWith(options.prefix ?? [], args, ['ignore', 'ignore', 'pipe'], options.access.env);
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + String(chunk)).slice(-4000);

@@ -7,7 +7,7 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateServingPair } from '../src/server/dev-certificate.js';
-import { startChild, type FakeApiHandle } from './fake-api.js';
+import { API_ACCESS_MODES, startChild, type ApiAccessMode, type FakeApiHandle } from './fake-api.js';
 import { bigUpdateBody, passThroughBody, restoreBody, restoreBodyForUser } from './fixtures.js';
 import { answered, burst, fixedRate, keepAliveAgent, median, post, saturate, type Body, type RateResult, type SaturationResult, type Target } from './load.js';
 import { summarizeProfiles } from './profile.js';
@@ -37,6 +37,8 @@ interface Config {
   nodeOptions: string[];
   /** The webhook build to measure (default: this checkout's dist/cli/main.js). */
   main: string | undefined;
+  /** How the webhook reaches the API server; in-cluster is how the Deployment runs it. */
+  apiAccess: ApiAccessMode;
   serverCpu: number | undefined;
   loadCpu: number | undefined;
   outDir: string;
@@ -57,6 +59,7 @@ function config(argv: string[]): Config {
       'log-level': { type: 'string', default: 'info' },
       'node-options': { type: 'string', default: '' },
       main: { type: 'string' },
+      'api-access': { type: 'string', default: 'in-cluster' },
       'rss-seconds': { type: 'string' },
       out: { type: 'string', default: join(ROOT, 'bench-results') },
       help: { type: 'boolean', default: false },
@@ -65,13 +68,15 @@ function config(argv: string[]): Config {
   if (values.help) {
     process.stdout.write(
       'npm run bench -- [--quick] [--repeats N] [--sar-delay-ms MS] [--scenarios a,b] [--cpu-prof]\n' +
-        `  [--log-level LEVEL] [--node-options='--max-semi-space-size=2 ...'] [--main dist/cli/main.js]\n  [--rss-seconds S] [--out DIR]\n  scenarios: ${ALL_SCENARIOS.join(', ')}\n`,
+        `  [--log-level LEVEL] [--node-options='--max-semi-space-size=2 ...'] [--main dist/cli/main.js]\n  [--api-access ${API_ACCESS_MODES.join('|')}] [--rss-seconds S] [--out DIR]\n  scenarios: ${ALL_SCENARIOS.join(', ')}\n`,
     );
     process.exit(0);
   }
   const scenarios = new Set(values.scenarios.split(',').map((s) => s.trim()).filter(Boolean));
   for (const s of scenarios) if (!ALL_SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s}`);
   const quick = values.quick;
+  const apiAccess = values['api-access'] as ApiAccessMode;
+  if (!API_ACCESS_MODES.includes(apiAccess)) throw new Error(`--api-access must be one of ${API_ACCESS_MODES.join(', ')}`);
   // Two cores or more: the servers under test on CPU 0, the load generator and the fake API on CPU 1.
   const twoCores = availableParallelism() >= 2;
   return {
@@ -95,6 +100,7 @@ function config(argv: string[]): Config {
     logLevel: values['log-level'],
     nodeOptions: values['node-options'].split(/\s+/).filter(Boolean),
     main: values.main,
+    apiAccess,
     serverCpu: twoCores ? 0 : undefined,
     loadCpu: twoCores ? 1 : undefined,
     outDir: values.out,
@@ -224,7 +230,7 @@ async function main(): Promise<void> {
   const loadPrefix = pinPrefix(cfg.loadCpu);
   log(
     `servers on ${serverPrefix.length > 0 ? `CPU ${cfg.serverCpu}` : 'any CPU'}, load generator and fake API on ` +
-      `${pinnedLoad ? `CPU ${cfg.loadCpu}` : 'any CPU'}; ${cfg.quick ? 'quick run' : 'full run'}, ${cfg.repeats} repeat(s)`,
+      `${pinnedLoad ? `CPU ${cfg.loadCpu}` : 'any CPU'}; ${cfg.quick ? 'quick run' : 'full run'}, ${cfg.repeats} repeat(s), API access ${cfg.apiAccess}`,
   );
   const dir = await mkdtemp(join(tmpdir(), 'rg-bench-'));
   await mkdir(cfg.outDir, { recursive: true });
@@ -242,10 +248,10 @@ async function main(): Promise<void> {
   let baselinePeakRss = 0;
   let rssTimer: NodeJS.Timeout | undefined;
   try {
-    fakeApi = await startChild(dir, loadPrefix);
+    fakeApi = await startChild(dir, cfg.apiAccess, loadPrefix);
     const nodeFlags = [...cfg.nodeOptions, ...(cfg.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
     baseline = await startBaselineProcess({ script: join(import.meta.dirname, 'baseline-server.js'), certFile, keyFile, prefix: serverPrefix });
-    const webhookOptions = { certFile, keyFile, kubeconfig: fakeApi.kubeconfig, prefix: serverPrefix, nodeFlags, logLevel: cfg.logLevel, ...(cfg.main ? { main: cfg.main } : {}) };
+    const webhookOptions = { certFile, keyFile, access: fakeApi.access, prefix: serverPrefix, nodeFlags, logLevel: cfg.logLevel, ...(cfg.main ? { main: cfg.main } : {}) };
     webhook = await startWebhookProcess(webhookOptions);
     const servers: Servers = { baseline, webhook, ca: tls.cert };
     const idleRssMiB = rssMiB(webhook.pid);

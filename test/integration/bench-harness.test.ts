@@ -36,7 +36,7 @@ describe('benchmark harness', () => {
     webhook = await startWebhookProcess({
       certFile: join(dir, 'tls.crt'),
       keyFile: join(dir, 'tls.key'),
-      kubeconfig: fakeApi.kubeconfig,
+      access: fakeApi.access,
       logLevel: 'warn',
     });
     webhookTarget = { port: webhook.port, ca: tls.cert };
