@@ -78,11 +78,13 @@ function retire(agent: HttpAgent): void {
 
 /**
  * A target whose material is fetched by `load` and kept for `refreshMs`: tokens that rotate on disk
- * (bound service account tokens, about hourly) or expire (exec plugins) are re-read in time.
+ * (bound service account tokens, about hourly) or expire (exec plugins) are re-read in time. A failed
+ * re-read keeps the last good material until the next try, as client-go does.
  */
 export class RefreshingTarget implements ApiTarget {
   private readonly pool: AgentPool;
   private cached: { transport: Promise<Transport>; at: number } | undefined;
+  private lastGood: Transport | undefined;
 
   constructor(
     readonly server: URL,
@@ -96,9 +98,19 @@ export class RefreshingTarget implements ApiTarget {
   transport(): Promise<Transport> {
     const now = this.now();
     if (this.cached && now - this.cached.at < this.refreshMs) return this.cached.transport;
-    const transport = this.load().then((material) => ({ agent: this.pool.agentFor(material), headers: material.headers }));
+    const previous = this.lastGood;
+    const transport = this.load().then(
+      (material) => {
+        this.lastGood = { agent: this.pool.agentFor(material), headers: material.headers };
+        return this.lastGood;
+      },
+      (err: unknown) => {
+        if (previous) return previous;
+        throw err;
+      },
+    );
     this.cached = { transport, at: now };
-    // A failed load is not kept: the next request tries again.
+    // A failed first load is not kept: the next request tries again.
     transport.catch(() => {
       if (this.cached?.transport === transport) this.cached = undefined;
     });
@@ -108,6 +120,7 @@ export class RefreshingTarget implements ApiTarget {
   close(): void {
     this.pool.close();
     this.cached = undefined;
+    this.lastGood = undefined;
   }
 }
 
