@@ -4,7 +4,7 @@
 // manifests/base ships.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, type Dirent } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { kubectlOk, type KubectlOptions, type KubectlTarget } from './kubectl.js';
@@ -38,6 +38,8 @@ export interface ControlPlaneInfo extends KubectlTarget {
   tokens: Record<UserName, string>;
   /** A kubeconfig with only restore-guard's own ServiceAccount token. */
   restoreGuardKubeconfig: string;
+  /** The same token and the cluster CA laid out as the kubelet mounts them in a pod (token, ca.crt). */
+  restoreGuardServiceAccountDir: string;
   auditLog: string;
   build: Binaries['build'];
 }
@@ -170,6 +172,7 @@ export async function startControlPlane(options: { dir?: string; log?: (line: st
       kubectl: binaries.kubectl,
       kubeconfig,
       restoreGuardKubeconfig: join(dir, 'restore-guard.kubeconfig'),
+      restoreGuardServiceAccountDir: join(dir, 'restore-guard-serviceaccount'),
       auditLog,
       build: binaries.build,
     };
@@ -220,6 +223,9 @@ async function install(info: ControlPlaneInfo, log: (line: string) => void): Pro
   await setPolicy(info, { authorizationCache: FAST_CACHE });
   const token = (await run(info, ['create', 'token', 'restore-guard', '-n', 'restore-guard', '--duration=24h'])).trim();
   await writeFile(info.restoreGuardKubeconfig, kubeconfigYaml(info.server, info.caFile, { 'restore-guard': token }), { mode: 0o600 });
+  await mkdir(info.restoreGuardServiceAccountDir, { recursive: true });
+  await writeFile(join(info.restoreGuardServiceAccountDir, 'token'), token, { mode: 0o600 });
+  await copyFile(info.caFile, join(info.restoreGuardServiceAccountDir, 'ca.crt'));
 }
 
 export const WEBHOOK_KINDS = new Set(['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']);

@@ -50,6 +50,11 @@ export interface RestoreGuardOptions {
   /** Extra `serve` flags, e.g. ['--policy-configmap', 'restore-guard/restore-guard-policy'] or ['--policy-file', f]. */
   args?: string[];
   logLevel?: string;
+  /**
+   * How it finds the API server: as a pod does (its ServiceAccount's token and the cluster CA as mounted
+   * files, KUBERNETES_SERVICE_HOST/PORT; the default, as the Deployment runs it), or from a kubeconfig.
+   */
+  access?: 'in-cluster' | 'kubeconfig';
 }
 
 export interface RestoreGuard {
@@ -68,8 +73,16 @@ export interface RestoreGuard {
   close(): Promise<void>;
 }
 
-/** Starts `restore-guard serve` with the kubeconfig of its own ServiceAccount and waits until it is ready. */
+/** Starts `restore-guard serve` with the credentials of its own ServiceAccount and waits until it is ready. */
 export async function startRestoreGuard(info: ControlPlaneInfo, options: RestoreGuardOptions = {}): Promise<RestoreGuard> {
+  const server = new URL(info.server);
+  const access: { args: string[]; env: Record<string, string> } =
+    options.access === 'kubeconfig'
+      ? { args: [`--kubeconfig=${info.restoreGuardKubeconfig}`], env: {} }
+      : {
+          args: [`--service-account-dir=${info.restoreGuardServiceAccountDir}`],
+          env: { KUBERNETES_SERVICE_HOST: server.hostname, KUBERNETES_SERVICE_PORT: server.port },
+        };
   const dir = await mkdtemp(join(info.dir, 'restore-guard-'));
   const supervisor = new Supervisor(dir);
   const pair = await servingPair(info, 'restore-guard.restore-guard.svc');
@@ -87,7 +100,7 @@ export async function startRestoreGuard(info: ControlPlaneInfo, options: Restore
       [
         RESTORE_GUARD_MAIN,
         'serve',
-        `--kubeconfig=${info.restoreGuardKubeconfig}`,
+        ...access.args,
         `--tls-cert-file=${join(dir, 'tls.crt')}`,
         `--tls-private-key-file=${join(dir, 'tls.key')}`,
         '--bind-address=127.0.0.1',
@@ -96,7 +109,7 @@ export async function startRestoreGuard(info: ControlPlaneInfo, options: Restore
         `--log-level=${options.logLevel ?? 'debug'}`,
         ...(options.args ?? []),
       ],
-      { output: 'pipe', env: { HOME: dir } },
+      { output: 'pipe', env: { HOME: dir, ...access.env } },
     );
     current = managed;
     managed.child.stderr?.pipe(logFile, { end: false });
