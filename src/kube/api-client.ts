@@ -33,7 +33,7 @@ export interface ConnectionMaterial {
  * One keep-alive agent per distinct TLS material: the same material reuses the pool, new material
  * (a rotated CA or client certificate) gets a new pool and the old one is closed once idle.
  */
-export class AgentPool {
+class AgentPool {
   private current: { agent: HttpAgent; fingerprint: string } | undefined;
 
   constructor(private readonly server: URL) {}
@@ -166,7 +166,7 @@ const MAX_BODY_BYTES = 256 * 1024 * 1024;
 /**
  * A small JSON client for the few Kubernetes calls restore-guard makes, on node:http(s) with one
  * keep-alive pool. It replaces @kubernetes/client-node's generated APIs on the hot path: those cost
- * about 85 MiB of RSS to load and five times the CPU per SubjectAccessReview (see README, Benchmarks).
+ * about 85 MiB of RSS to load and several times the CPU per SubjectAccessReview (see README, Benchmarks).
  */
 export class ApiClient {
   constructor(

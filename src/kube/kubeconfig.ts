@@ -24,7 +24,7 @@ export interface ApiTargetEnvironment {
   serviceAccountDir: string;
 }
 
-export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 // client-go re-reads the token file every minute; bound tokens rotate well before they expire.
 const REFRESH_MS = 60_000;
