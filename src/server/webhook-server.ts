@@ -54,29 +54,25 @@ export function createWebhookServer(options: WebhookServerOptions) {
     reply.code(404).send({ apiVersion: 'v1', kind: 'Status', status: 'Failure', code: 404, reason: 'NotFound', message: 'only POST /mutate and POST /validate are served here' }),
   );
 
-  // Draining: Fastify marks `Connection: close` only on requests that arrive after close() began, and
-  // server.close() reaps only idle connections, so a keep-alive connection with a review in flight would
-  // stay open after its answer and hold the drain until the 120 s keep-alive timeout (past the pod's grace
-  // period). Close each connection once its answer is out.
+  // Draining: server.close() reaps only the connections idle at that moment, so a keep-alive connection
+  // with a review in flight would stay open after its answer and hold the drain until the 120 s keep-alive
+  // timeout (past the pod's grace period). While closing, answers say `Connection: close`, and connections
+  // that go idle are reaped every 50 ms. (Not per-answer hooks: they cost every review a few µs.)
   let closing = false;
+  let reaper: NodeJS.Timeout | undefined;
   app.addHook('preClose', async () => {
     closing = true;
+    reaper = setInterval(() => app.server.closeIdleConnections(), 50);
   });
-  // Callback hooks, not async ones: they run on every answer.
-  app.addHook('onSend', (_request, reply, payload, done) => {
-    if (closing) reply.header('connection', 'close');
-    done(null, payload);
-  });
-  app.addHook('onResponse', (_request, _reply, done) => {
-    // An answer whose headers went out just before close() began: its connection is idle only now.
-    if (closing) setImmediate(() => app.server.closeIdleConnections());
-    done();
+  app.addHook('onClose', async () => {
+    clearInterval(reaper);
   });
 
   const route = (webhook: Webhook) =>
     app.post<{ Querystring: { timeout?: string } }>(`/${webhook}`, async (request, reply) => {
       const deadline = deadlineAfter(outboundBudgetMs(request.query.timeout));
       const result = await options.handler.handle(webhook, request.body, deadline);
+      if (closing) reply.header('connection', 'close');
       return reply.code(result.statusCode).send(result.body);
     });
   route('mutate');
