@@ -98,6 +98,7 @@ export class CachedAuthorizer implements Authorizer {
   }
 
   async authorize(user: UserInfo, access: RestoreAccess, deadline: Deadline): Promise<AuthorizationAnswer> {
+    this.sweep();
     const key = cacheKey(user, access);
     const cached = this.lookup(key);
     if (cached) {
@@ -172,6 +173,20 @@ export class CachedAuthorizer implements Authorizer {
     this.entries.delete(key);
     this.entries.set(key, { answer, storedAt: this.now() });
     this.evict();
+  }
+
+  /**
+   * Drops expired answers from the oldest end (Map order is store order), so after a burst of distinct
+   * requesters their answers do not stay in memory until 10,000 newer ones push them out. Stops at the
+   * first live answer: O(1) when nothing expired.
+   */
+  private sweep(): void {
+    const now = this.now();
+    for (const [key, entry] of this.entries) {
+      const ttl = entry.answer.allowed ? this.settings.allowedTtlMs : this.settings.deniedTtlMs;
+      if (now - entry.storedAt < ttl) break;
+      this.entries.delete(key);
+    }
   }
 
   private evict(): void {

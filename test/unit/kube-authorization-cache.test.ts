@@ -47,6 +47,22 @@ async function counter(metrics: ReturnType<typeof createMetrics>, result: string
 }
 
 describe('CachedAuthorizer', () => {
+  it('drops expired answers of past requesters instead of keeping them until the size limit', async () => {
+    const time = clock();
+    const inner = new FakeInner((user) => ({ allowed: user.username.startsWith('ok'), reason: '' }));
+    const cache = new CachedAuthorizer(inner, { allowedTtlMs: 10_000, deniedTtlMs: 5_000, now: time.now });
+    for (let i = 0; i < 500; i++) await cache.authorize({ ...alice, username: `no-${i}` }, access, far());
+    await cache.authorize({ ...alice, username: 'ok-1' }, access, far());
+    expect(cache.size).toBe(501);
+    time.advance(5_000);
+    // The 500 denied answers have expired, the allowed one has not; alice's is new.
+    await cache.authorize(alice, access, far());
+    expect(cache.size).toBe(2);
+    time.advance(5_000);
+    await cache.authorize(alice, access, far());
+    expect(cache.size).toBe(1);
+  });
+
   it('reuses an allowed answer until its TTL passes', async () => {
     const time = clock();
     const inner = new FakeInner(() => ({ allowed: true, reason: 'rbac' }));
