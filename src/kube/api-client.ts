@@ -146,7 +146,7 @@ export interface RequestOptions {
 export interface WatchOptions {
   query?: Query;
   signal: AbortSignal;
-  /** Ends the watch with an IdleTimeoutError when no data (bookmarks count) arrives for this long. */
+  /** Ends the watch with an IdleTimeoutError when no answer, then no data (bookmarks count), arrives for this long. */
   idleTimeoutMs: number;
   /** Called once the server has accepted the watch (HTTP 200). */
   onConnected?: () => void;
@@ -187,7 +187,17 @@ export class ApiClient {
    * Events arrive in order through `onEvent`.
    */
   async watch(path: string, options: WatchOptions): Promise<void> {
-    const response = await this.open('GET', path, { ...options.query, watch: true }, undefined, options.signal);
+    // The idle limit also bounds the wait for the answer's headers: a server that accepts the connection
+    // and never answers must not hold the watch forever.
+    const connect = new AbortController();
+    const connectTimer = setTimeout(() => connect.abort(new IdleTimeoutError(options.idleTimeoutMs)), options.idleTimeoutMs);
+    let response: IncomingMessage;
+    try {
+      const signal = AbortSignal.any([options.signal, connect.signal]);
+      response = await this.open('GET', path, { ...options.query, watch: true }, undefined, signal);
+    } finally {
+      clearTimeout(connectTimer);
+    }
     options.onConnected?.();
     await new Promise<void>((resolve, reject) => {
       let pending = '';

@@ -142,6 +142,14 @@ describe('ApiClient', () => {
       expect(err).toBeInstanceOf(IdleTimeoutError);
     });
 
+    it('ends with IdleTimeoutError when the server never answers the watch', async () => {
+      const { client } = await serve(() => undefined);
+      const err: unknown = await client
+        .watch('/w', { signal: new AbortController().signal, idleTimeoutMs: 50, onEvent: () => undefined })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(IdleTimeoutError);
+    });
+
     it('can be aborted from an event, also when the answer is already complete', async () => {
       const { client } = await serve((_req, res) => {
         res.writeHead(200);
