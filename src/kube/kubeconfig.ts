@@ -78,8 +78,7 @@ async function inCluster(host: string, port: string, dir: string): Promise<Loade
     return { ca, headers: { authorization: `Bearer ${token.trim()}` } };
   };
   try {
-    await load();
-    return { target: new RefreshingTarget(new URL(server), load, REFRESH_MS), source: `in-cluster service account (${server})` };
+    return { target: await checkedTarget(new URL(server), load), source: `in-cluster service account (${server})` };
   } catch (err) {
     return { target: undefined, reason: `cannot use the in-cluster service account: ${messageOf(err)}` };
   }
@@ -116,11 +115,17 @@ async function fromFiles(files: string[], source: string): Promise<LoadedApiTarg
       await kubeConfig.applyToHTTPSOptions(options);
       return materialOf(options);
     };
-    await load();
-    return { target: new RefreshingTarget(server, load, REFRESH_MS), source };
+    return { target: await checkedTarget(server, load), source };
   } catch (err) {
     return { target: undefined, reason: `cannot load ${source}: ${messageOf(err)}` };
   }
+}
+
+/** A target whose material loads now: a broken one is reported at start, a good one is kept for the first call. */
+async function checkedTarget(server: URL, load: () => Promise<ConnectionMaterial>): Promise<ApiTarget> {
+  const target = new RefreshingTarget(server, load, REFRESH_MS);
+  await target.transport();
+  return target;
 }
 
 function materialOf(options: HttpsRequestOptions): ConnectionMaterial {
