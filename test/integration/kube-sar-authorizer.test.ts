@@ -4,9 +4,9 @@ import type { ApiClient } from '../../src/kube/api-client.js';
 import { SubjectAccessReviewAuthorizer } from '../../src/kube/sar-authorizer.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
 import type { UserInfo } from '../../src/restore/model.js';
-import { DependencyError } from '../../src/restore/ports.js';
 import { deadlineIn, manualDeadline } from '../support/deadlines.js';
 import { FakeApi } from '../support/fake-api.js';
+import { failureOf } from '../support/failures.js';
 import { restoreAccessTo } from '../support/fixtures.js';
 
 const user: UserInfo = {
@@ -16,15 +16,6 @@ const user: UserInfo = {
   extra: { 'authentication.kubernetes.io/pod-name': ['deployer-0'] },
 };
 const access = restoreAccessTo('cp-1');
-
-async function failureOf(promise: Promise<unknown>): Promise<DependencyError> {
-  const err: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof DependencyError)) throw new Error(`expected a DependencyError, got ${String(err)}`);
-  return err;
-}
 
 async function sarCount(metrics: Metrics, result: string): Promise<number> {
   const metric = await metrics.sarCalls.get();

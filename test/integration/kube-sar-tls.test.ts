@@ -1,20 +1,13 @@
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { generate } from 'selfsigned';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApiClient, RefreshingTarget, type ConnectionMaterial } from '../../src/kube/api-client.js';
 import { SubjectAccessReviewAuthorizer } from '../../src/kube/sar-authorizer.js';
 import { deadlineIn } from '../support/deadlines.js';
+import { loopbackServingPair } from '../support/loopback-tls.js';
 
 const user = { username: 'alice', groups: [], extra: {} };
 const access = { verb: 'restore', group: 'node.k8s.io', version: 'v1alpha1', resource: 'podcheckpoints', namespace: 'n', name: 'c' };
-
-async function selfSignedPair(): Promise<{ cert: string; key: string }> {
-  const pems = await generate([{ name: 'commonName', value: '127.0.0.1' }], {
-    extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }],
-  });
-  return { cert: pems.cert, key: pems.private };
-}
 
 describe('SubjectAccessReviewAuthorizer over TLS', () => {
   let server: Server;
@@ -23,7 +16,7 @@ describe('SubjectAccessReviewAuthorizer over TLS', () => {
   let pair: { cert: string; key: string };
 
   beforeEach(async () => {
-    pair = await selfSignedPair();
+    pair = await loopbackServingPair();
     handshakes = 0;
     server = createServer({ key: pair.key, cert: pair.cert }, (req, res) => {
       req.resume();
@@ -60,7 +53,7 @@ describe('SubjectAccessReviewAuthorizer over TLS', () => {
   });
 
   it('refuses a server its CA does not vouch for, as unreachable', async () => {
-    const other = await selfSignedPair();
+    const other = await loopbackServingPair();
     const client = clientWith(() => ({ ca: other.cert, headers: { authorization: 'Bearer t' } }));
     try {
       const err: unknown = await new SubjectAccessReviewAuthorizer({ client })

@@ -2,9 +2,9 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { KubeCheckpointSource } from '../../src/kube/checkpoint-source.js';
 import { KubeRuntimeClassSource } from '../../src/kube/runtime-class-source.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
-import { DependencyError } from '../../src/restore/ports.js';
 import { deadlineIn } from '../support/deadlines.js';
 import { checkpointObject, FakeApi } from '../support/fake-api.js';
+import { failureOf } from '../support/failures.js';
 
 const waitFor = <T>(check: () => T | Promise<T>): Promise<T> => vi.waitFor(check, { timeout: 5_000, interval: 10 });
 const fastWatch = { backoff: { initialMs: 10, maxMs: 50 } };
@@ -12,15 +12,6 @@ const fastWatch = { backoff: { initialMs: 10, maxMs: 50 } };
 async function apiCalls(metrics: Metrics, resource: string, result: string): Promise<number> {
   const metric = await metrics.apiCalls.get();
   return metric.values.find((v) => v.labels.resource === resource && v.labels.result === result)?.value ?? 0;
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<DependencyError> {
-  const err: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof DependencyError)) throw new Error(`expected a DependencyError, got ${String(err)}`);
-  return err;
 }
 
 describe('KubeCheckpointSource', () => {

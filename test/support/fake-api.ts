@@ -4,8 +4,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
-import { generate } from 'selfsigned';
 import { ApiClient, RefreshingTarget } from '../../src/kube/api-client.js';
+import { loopbackServingPair } from './loopback-tls.js';
 import { isObject, type JsonObject } from '../../src/restore/json.js';
 
 export type Fault = 'none' | 'down' | 'status500' | 'status429' | 'hang';
@@ -278,14 +278,7 @@ export class FakeApi {
   }
 
   static async start(options: FakeApiOptions = {}): Promise<FakeApi> {
-    let pair: { cert: string; key: string } | undefined;
-    if (options.tls) {
-      const pems = await generate([{ name: 'commonName', value: '127.0.0.1' }], {
-        extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }],
-      });
-      pair = { cert: pems.cert, key: pems.private };
-    }
-    const api = new FakeApi(options, pair);
+    const api = new FakeApi(options, options.tls ? await loopbackServingPair() : undefined);
     await api.listen(0);
     return api;
   }
