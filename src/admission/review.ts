@@ -1,4 +1,4 @@
-import { isObject, type JsonObject } from '../restore/json.js';
+import { dictionary, isObject, type JsonObject } from '../restore/json.js';
 import type { AdmissionRequest, Operation, UserInfo } from '../restore/model.js';
 
 export const ADMISSION_VERSIONS = ['admission.k8s.io/v1', 'admission.k8s.io/v1beta1'] as const;
@@ -29,7 +29,7 @@ function optionalString(source: JsonObject, key: string, at: string, problems: s
 }
 
 function readUserInfo(value: unknown, problems: string[]): UserInfo {
-  const user: UserInfo = { username: '', groups: [], extra: {} };
+  const user: UserInfo = { username: '', groups: [], extra: dictionary() };
   if (!isObject(value)) {
     problems.push('request.userInfo must be an object');
     return user;

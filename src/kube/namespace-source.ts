@@ -1,4 +1,4 @@
-import { objectAt } from '../restore/json.js';
+import { dictionary, objectAt } from '../restore/json.js';
 import { DependencyError, type Deadline, type NamespaceSource } from '../restore/ports.js';
 import { callWithDeadline, httpStatusOf } from './api-call.js';
 import type { ApiClient } from './api-client.js';
@@ -35,7 +35,7 @@ export class KubeNamespaceSource implements NamespaceSource {
 }
 
 function stringValues(object: Record<string, unknown> | undefined): Record<string, string> {
-  const labels: Record<string, string> = {};
+  const labels = dictionary<string>();
   for (const [key, value] of Object.entries(object ?? {})) if (typeof value === 'string') labels[key] = value;
   return labels;
 }

@@ -1,3 +1,5 @@
+import { own } from '../restore/json.js';
+
 /** How a denial is delivered: as a denial, as a warning on an allowed request, or only in the audit log. */
 export type Mode = 'enforce' | 'warn' | 'audit';
 /** Where a restored Pod is placed: upstream's required node affinity, a direct nodeName, or not at all. */
@@ -65,5 +67,5 @@ export function defaultPolicy(): Policy {
 }
 
 export function modeFor(policy: Policy, namespace: string): Mode {
-  return policy.namespaceModes[namespace] ?? policy.mode;
+  return own(policy.namespaceModes, namespace) ?? policy.mode;
 }

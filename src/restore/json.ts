@@ -4,6 +4,19 @@ export interface JsonObject {
   [key: string]: Json | undefined;
 }
 
+/**
+ * A record for keys that come from a request (namespaces, users, extra keys, option and label keys): it
+ * has no prototype, so "constructor" or "__proto__" are ordinary keys, never inherited members.
+ */
+export function dictionary<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
+/** `record[key]` when it is the record's own property; never an inherited member of Object.prototype. */
+export function own<T>(record: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
 export function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

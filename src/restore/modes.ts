@@ -6,7 +6,8 @@ import type { Decision } from './decision.js';
  * would have been denied; audit allows and records it only in the audit annotations.
  */
 export function applyMode(decision: Decision, mode: Mode): Decision {
-  if (decision.allowed || mode === 'enforce') return decision;
+  // Only an explicit, valid setting may turn a denial into an allow: anything else enforces.
+  if (decision.allowed || (mode !== 'warn' && mode !== 'audit')) return decision;
   const auditAnnotations = { ...decision.auditAnnotations, decision: 'would-deny', mode };
   const warnings =
     mode === 'warn'

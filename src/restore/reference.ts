@@ -1,4 +1,4 @@
-import { isObject, objectAt } from './json.js';
+import { dictionary, isObject, objectAt } from './json.js';
 import type { RestoreRef } from './model.js';
 
 /** What a Pod says about restoring: nothing, a usable reference, or a field of the wrong shape. */
@@ -27,7 +27,7 @@ export function restoreFieldOf(pod: unknown): RestoreField {
       : { kind: 'malformed', problem: 'spec.restoreFrom.options is set but spec.restoreFrom.name is empty' };
   }
   if (typeof name !== 'string') return { kind: 'malformed', problem: 'spec.restoreFrom.name must be a string' };
-  const parsed: Record<string, string> = {};
+  const parsed = dictionary<string>();
   if (options !== undefined && options !== null) {
     if (!isObject(options)) return { kind: 'malformed', problem: 'spec.restoreFrom.options must be a map of strings' };
     for (const [key, value] of Object.entries(options)) {

@@ -15,7 +15,9 @@ import { FakePorts } from '../support/fake-ports.js';
  */
 const RUNS = { generated: 60_000, mutated: 30_000, raw: 10_000 };
 
-const oddKeys = fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', '', 'ñ', '𝔘', 'a.b', '$ref');
+// Names an object with a prototype answers without holding them: hostile as namespaces, users and keys.
+const PROTOTYPE_NAMES = Object.getOwnPropertyNames(Object.prototype);
+const oddKeys = fc.constantFrom(...PROTOTYPE_NAMES, 'prototype', '', 'ñ', '𝔘', 'a.b', '$ref');
 const oddString = fc.oneof(fc.string(), fc.string({ unit: 'grapheme' }), fc.constantFrom('', 'ckpt', '\u0000', '\ud800', 'a'.repeat(5000)));
 const anyJson = fc.jsonValue({ maxDepth: 4 });
 
@@ -92,17 +94,22 @@ const anyReview = fc.record({
 const plausibleReview = fc
   .record({
     uid: fc.uuid(),
-    username: fc.constantFrom('granted', 'mallory'),
+    username: fc.constantFrom('granted', 'mallory', 'mallory', ...PROTOTYPE_NAMES),
+    namespace: fc.constantFrom('team-a', 'team-a', ...PROTOTYPE_NAMES),
     reference: fc.constantFrom<unknown>({ name: 'ckpt' }, 'ckpt', { name: 'other' }, { name: 'ckpt', options: { tcp: 'close' } }),
+    optionKey: fc.option(oddKeys, { nil: undefined }),
+    extraKey: fc.option(oddKeys, { nil: undefined }),
     pinned: fc.boolean(),
     extra: fc.option(fc.tuple(oddKeys, anyJson), { nil: undefined }),
     operation: fc.constantFrom('CREATE', 'CREATE', 'UPDATE'),
   })
-  .map(({ uid, username, reference, pinned, extra, operation }) => {
-    const spec: Record<string, unknown> = { ...(podSpec() as Record<string, unknown>), restoreFrom: reference };
+  .map(({ uid, username, namespace, reference, optionKey, extraKey, pinned, extra, operation }) => {
+    // Object literals with computed keys, so "__proto__" stays an own key through JSON.stringify.
+    const withOption = optionKey === undefined ? reference : { name: 'ckpt', options: { [optionKey]: 'x' } };
+    const spec: Record<string, unknown> = { ...(podSpec() as Record<string, unknown>), restoreFrom: withOption };
     if (pinned) spec.affinity = pinnedAffinity();
-    if (extra) spec[extra[0]] = extra[1];
-    const object = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'team-a' }, spec };
+    if (extra) Object.defineProperty(spec, extra[0], { value: extra[1], enumerable: true, configurable: true, writable: true });
+    const object = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace }, spec };
     return {
       apiVersion: 'admission.k8s.io/v1',
       kind: 'AdmissionReview',
@@ -110,9 +117,9 @@ const plausibleReview = fc
         uid,
         kind: { group: '', version: 'v1', kind: 'Pod' },
         resource: { group: '', version: 'v1', resource: 'pods' },
-        namespace: 'team-a',
+        namespace,
         operation,
-        userInfo: { username, groups: ['system:authenticated'] },
+        userInfo: { username, groups: ['system:authenticated', username], extra: extraKey === undefined ? {} : { [extraKey]: ['x'] } },
         object,
         oldObject: operation === 'UPDATE' ? object : null,
       },
@@ -177,8 +184,10 @@ describe('fuzzing the admission endpoints', () => {
   const seen = { echoed: 0, restoreAllowed: 0, restoreDenied: 0 };
 
   beforeAll(async () => {
-    fake.grants.add('granted/team-a/ckpt');
-    fake.checkpoints.set('team-a/ckpt', readyCheckpoint());
+    for (const namespace of ['team-a', ...PROTOTYPE_NAMES]) {
+      fake.grants.add(`granted/${namespace}/ckpt`);
+      fake.checkpoints.set(`${namespace}/ckpt`, readyCheckpoint({ namespace }));
+    }
     const handler = new AdmissionHandler({ decider: new RestoreReviewer(fake.ports()), logger: createLogger('silent'), metrics: createMetrics({ defaultMetrics: false }) });
     app = createWebhookServer({ tls: await generateServingPair(), handler, logger: createLogger('silent') });
     await app.ready();
