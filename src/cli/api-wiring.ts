@@ -84,7 +84,7 @@ export async function connectApi(options: ServeOptions, store: PolicyStore, logg
     return connect(new ApiClient(loaded.target), options, store, logger, metrics);
   }
   logger.warn({ reason: loaded.reason }, 'no Kubernetes API configured: every restore will be denied');
-  if (options.policyConfigMap) logger.warn('--policy-configmap needs the Kubernetes API: the default policy is in effect');
+  if (options.policyConfigMap) logger.warn('--policy-configmap needs the Kubernetes API: not ready, and restores are denied, until it can be read');
   const unavailable = new UnavailableApi(loaded.reason);
   return {
     ports: { authorizer: unavailable, checkpoints: unavailable, runtimeClasses: unavailable, namespaces: unavailable },

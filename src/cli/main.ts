@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parseServeOptions, USAGE, UsageError } from './options.js';
 import { serve } from './serve.js';
+import { StartupError } from './startup-error.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -35,6 +36,9 @@ main(process.argv.slice(2)).then(
     if (error instanceof UsageError) {
       process.stderr.write(`restore-guard: ${error.message}\n\n${USAGE}`);
       process.exitCode = 2;
+    } else if (error instanceof StartupError) {
+      process.stderr.write(`restore-guard: ${error.message}\n`);
+      process.exitCode = 1;
     } else {
       process.stderr.write(`restore-guard: ${(error as Error).stack ?? String(error)}\n`);
       process.exitCode = 1;

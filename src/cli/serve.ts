@@ -11,6 +11,7 @@ import { createWebhookServer, secureContextOptions } from '../server/webhook-ser
 import { CertificateReloader, readTlsMaterial, type TlsFiles, type TlsMaterial } from '../server/certificate-reloader.js';
 import { connectApi } from './api-wiring.js';
 import type { ServeOptions } from './options.js';
+import { StartupError } from './startup-error.js';
 
 export interface RunningWebhook {
   webhookPort: number;
@@ -46,11 +47,19 @@ async function loadTls(options: ServeOptions, logger: Logger): Promise<TlsMateri
 export async function startWebhook(options: ServeOptions, logger: Logger = createLogger(options.logLevel)): Promise<RunningWebhook> {
   const metrics = createMetrics();
   const store = new PolicyStore({ logger, metrics });
+  if (options.policyConfigMap) store.expect(`ConfigMap ${options.policyConfigMap.namespace}/${options.policyConfigMap.name}`);
+  if (options.policyFile) store.expect(`--policy-file ${options.policyFile}`);
   const policyFile = options.policyFile ? new PolicyFileSource(options.policyFile, store, logger) : undefined;
   await policyFile?.start();
+  // A file is read before serving: one that does not validate is a start-up error, not silent defaults.
+  const unloaded = policyFile && store.unavailable();
+  if (unloaded) {
+    policyFile?.stop();
+    throw new StartupError(unloaded);
+  }
   const tls = await loadTls(options, logger);
   const api = await connectApi(options, store, logger, metrics);
-  const ports: ReviewerPorts = { ...api.ports, policy: () => store.current() };
+  const ports: ReviewerPorts = { ...api.ports, policy: () => store.current(), policyUnavailable: () => store.unavailable() };
   const handler = new AdmissionHandler({
     decider: new RestoreReviewer(ports),
     logger,
@@ -69,7 +78,11 @@ export async function startWebhook(options: ServeOptions, logger: Logger = creat
   certificates.start();
   let draining = false;
   // Not ready while draining, so endpoints drop the pod while it still answers the calls in flight.
-  const readiness = [...api.readiness, { name: 'shutdown (draining)', ready: () => !draining }];
+  const readiness = [
+    { name: 'the configured policy', ready: () => store.unavailable() === undefined },
+    ...api.readiness,
+    { name: 'shutdown (draining)', ready: () => !draining },
+  ];
   const ops = createOpsServer({ registry: metrics.registry, readiness });
 
   await webhook.listen({ port: options.port, host: options.bindAddress });

@@ -54,6 +54,7 @@ export class PolicyFileSource {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
         this.logger.error({ err, path: this.path }, 'cannot read the policy file; the last good policy stays');
+        this.store.readFailed(`it cannot be read: ${(err as Error).message}`);
         return;
       }
       if (this.lastText !== undefined) this.logger.warn({ path: this.path }, 'no policy file: using the defaults');

@@ -19,6 +19,8 @@ export class PolicyStore {
   private serialized = JSON.stringify(this.policy);
   private gen = 1;
   private readonly listeners = new Set<(policy: Policy, previous: Policy) => void>();
+  /** Set while a configured source has not yet delivered a valid policy: why, for denials and logs. */
+  private pending: { origin: string; problem: string } | undefined;
 
   constructor(private readonly deps: { logger: Logger; metrics: Metrics }) {
     deps.metrics.policyGeneration.set(this.gen);
@@ -32,16 +34,39 @@ export class PolicyStore {
     return this.gen;
   }
 
+  /**
+   * A policy source is configured: until it delivers a valid policy, the defaults must not decide
+   * restores (they would silently drop every restriction the admin wrote), so `unavailable()` says why.
+   */
+  expect(origin: string): void {
+    this.pending = { origin, problem: 'it has not been read yet' };
+  }
+
+  /** A configured source could not be read; while its policy is not in effect, that is the reason. */
+  readFailed(problem: string): void {
+    if (this.pending) this.pending.problem = problem;
+  }
+
+  /** Why no restore can be decided yet (the configured policy is not in effect), or undefined. */
+  unavailable(): string | undefined {
+    return this.pending && `restore-guard has not loaded its configured policy (${this.pending.origin}): ${this.pending.problem}`;
+  }
+
   /** Applies a document; `undefined` means there is none (no ConfigMap, no key, no file): the defaults. */
   apply(text: string | undefined, source: PolicySourceKind, origin: string): ApplyResult {
     const parsed = text === undefined ? { ok: true as const, policy: defaultPolicy() } : parsePolicy(text);
     if (!parsed.ok) {
+      if (this.pending) this.pending.problem = `it does not validate: ${parsed.errors.join('; ')}`;
       this.deps.metrics.policyReloads.inc({ source, result: 'rejected' });
       this.deps.logger.error(
         { source, origin, errors: parsed.errors, generation: this.gen },
         'invalid policy refused; the last good policy stays in effect',
       );
       return { result: 'rejected', errors: parsed.errors };
+    }
+    if (this.pending) {
+      this.deps.logger.info({ source, origin }, 'the configured policy is loaded: restores are decided');
+      this.pending = undefined;
     }
     const serialized = JSON.stringify(parsed.policy);
     if (serialized === this.serialized) {

@@ -28,6 +28,8 @@ export interface ReviewerPorts {
   namespaces?: NamespaceSource;
   /** The policy in effect, read once per review so a live change never splits one review. */
   policy: () => Policy;
+  /** Why the configured policy is not in effect yet (restores are then denied), or undefined. */
+  policyUnavailable?: () => string | undefined;
   now?: () => number;
 }
 
@@ -41,6 +43,9 @@ export class RestoreReviewer {
 
   async review(webhook: Webhook, request: AdmissionRequest, deadline: Deadline): Promise<Decision> {
     if (!concernsRestore(request)) return allow('not-a-restore');
+    // Before any rule: neither the defaults nor a namespace mode may decide in place of the admin's policy.
+    const unavailable = this.ports.policyUnavailable?.();
+    if (unavailable) return deny('ServiceUnavailable', 'policy-not-loaded', `${unavailable}. Restores are denied until it is; retry shortly`);
     const policy = this.ports.policy();
     const namespace = request.namespace || stringAt(request.object ?? request.oldObject, 'metadata', 'namespace') || '';
     const decision = await this.decide(webhook, request, namespace, policy, deadline);

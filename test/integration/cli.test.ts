@@ -1,4 +1,6 @@
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { pinnedAffinity, restorePod, reviewBody } from '../support/fixtures.js';
 import { post } from '../support/https-client.js';
@@ -10,7 +12,14 @@ function exitOf(args: string[]): Promise<{ code: number | null; stdout: string; 
   let stderr = '';
   child.stdout?.on('data', (c: Buffer) => (stdout += String(c)));
   child.stderr?.on('data', (c: Buffer) => (stderr += String(c)));
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
+  // A command that should exit but serves instead is ended, so a failing test leaves no process behind.
+  const stop = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  return new Promise((resolve) =>
+    child.once('exit', (code) => {
+      clearTimeout(stop);
+      resolve({ code, stdout, stderr });
+    }),
+  );
 }
 
 describe('restore-guard command line', () => {
@@ -27,6 +36,17 @@ describe('restore-guard command line', () => {
     const half = await exitOf(['serve', '--tls-cert-file', '/tmp/x']);
     expect(half.code).toBe(2);
     expect(half.stderr).toContain('go together');
+  });
+
+  it('refuses to start with a --policy-file that does not validate: exit 1 and the reason, no stack trace', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rg-bad-policy-'));
+    const file = join(dir, 'policy.yaml');
+    writeFileSync(file, 'apiVersion: restore-guard.dev/v1alpha1\nkind: RestorePolicy\nnamespaces: {include: [team-b]}\nmodee: warn\n');
+    const result = await exitOf(['serve', '--policy-file', file, '--port', '0', '--metrics-port', '0', '--dev-cert-dir', join(dir, 'certs')]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`--policy-file ${file}`);
+    expect(result.stderr).toContain('unknown field "modee"');
+    expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 
   it('refuses --policy-file together with --policy-configmap, and a malformed ConfigMap reference', async () => {

@@ -80,3 +80,77 @@ describe('policy from a ConfigMap', () => {
     await vi.waitFor(async () => expect((await validate(mismatched())).allowed).toBe(false));
   });
 });
+
+/** A new replica must not decide restores with the defaults while the admin's policy cannot be read. */
+describe('policy from a ConfigMap, before it is loaded', () => {
+  let api: FakeApi;
+  let webhook: RunningWebhook;
+  let ca: string;
+  const configMap = { namespace: 'restore-guard', name: 'restore-guard-policy' };
+
+  beforeAll(async () => {
+    api = await FakeApi.start();
+    api.checkpoints.put(rawCheckpoint());
+    api.grant({ user: 'alice', namespace: 'team-a', name: 'ckpt' });
+    // A restrictive policy that does not validate when the replica starts.
+    api.configMaps.put({ metadata: { ...configMap, uid: 'cm-uid' }, data: { 'policy.yaml': `${HEADER}namespaces: {include: [team-b]}
+mode: sometimes` } });
+    ({ webhook, ca } = await startAgainst(api, { policyConfigMap: configMap }));
+  });
+  afterAll(async () => {
+    await webhook?.close();
+    await api?.close();
+  });
+
+  const readyz = async () => {
+    const reply = await fetch(`http://127.0.0.1:${webhook.metricsPort}/readyz`);
+    return { status: reply.status, text: await reply.text() };
+  };
+  const restore = async () => {
+    const reply = await post(webhook.webhookPort, '/validate', JSON.stringify(reviewBody({ object: restorePod({ spec: { affinity: pinnedAffinity() } }) })), { ca });
+    return (reply.body as { response: { allowed: boolean; status?: { code: number; message: string } } }).response;
+  };
+
+  it('is not ready and denies restores saying the configured policy does not validate', async () => {
+    await vi.waitFor(async () => expect((await restore()).status?.message).toContain('does not validate'));
+    const answer = await restore();
+    expect(answer).toMatchObject({ allowed: false, status: { code: 503 } });
+    expect(answer.status?.message).toContain('ConfigMap restore-guard/restore-guard-policy');
+    expect(await readyz()).toMatchObject({ status: 503, text: expect.stringContaining('the configured policy') });
+    expect(api.sarCount).toBe(0);
+  });
+
+  it('becomes ready and decides by the admin\'s policy once a valid one is read', async () => {
+    api.configMaps.put({ metadata: { ...configMap, uid: 'cm-uid' }, data: { 'policy.yaml': `${HEADER}namespaces: {include: [team-b]}` } });
+    await vi.waitFor(async () => expect((await readyz()).status).toBe(200));
+    const answer = await restore();
+    expect(answer).toMatchObject({ allowed: false, status: { code: 403 } });
+    expect(answer.status?.message).toContain('not in the included namespaces');
+  });
+});
+
+describe('policy from a ConfigMap the API server will not serve', () => {
+  it('keeps the replica unready and restores denied until the read succeeds', async () => {
+    const api = await FakeApi.start();
+    api.checkpoints.put(rawCheckpoint());
+    api.grant({ user: 'alice', namespace: 'team-a', name: 'ckpt' });
+    await api.setFault('status500');
+    const { webhook, ca } = await startAgainst(api, { policyConfigMap: { namespace: 'restore-guard', name: 'restore-guard-policy' } });
+    try {
+      const validate = async () =>
+        ((await post(webhook.webhookPort, '/validate', JSON.stringify(reviewBody({ object: restorePod({ spec: { affinity: pinnedAffinity() } }) })), { ca })).body as {
+          response: { allowed: boolean; status?: { code: number; message: string } };
+        }).response;
+      const denied = await validate();
+      expect(denied).toMatchObject({ allowed: false, status: { code: 503 } });
+      expect(denied.status?.message).toContain('has not loaded its configured policy');
+      expect((await fetch(`http://127.0.0.1:${webhook.metricsPort}/readyz`)).status).toBe(503);
+      await api.setFault('none');
+      await vi.waitFor(async () => expect((await fetch(`http://127.0.0.1:${webhook.metricsPort}/readyz`)).status).toBe(200), { timeout: 10_000, interval: 50 });
+      expect(await validate()).toMatchObject({ allowed: true });
+    } finally {
+      await webhook.close();
+      await api.close();
+    }
+  });
+});

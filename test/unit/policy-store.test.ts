@@ -52,4 +52,36 @@ describe('PolicyStore', () => {
     expect(s.current()).toEqual(defaultPolicy());
     expect(s.generation).toBe(3);
   });
+
+  it('has nothing unavailable when no source is configured', () => {
+    expect(store().store.unavailable()).toBeUndefined();
+  });
+
+  it('is unavailable from expect() until the configured source delivers a valid policy, and says why', () => {
+    const { store: s } = store();
+    s.expect('ConfigMap ns/cm');
+    expect(s.unavailable()).toContain('ConfigMap ns/cm');
+    expect(s.unavailable()).toContain('not been read yet');
+    s.readFailed('the API server answered HTTP 500');
+    expect(s.unavailable()).toContain('HTTP 500');
+    expect(s.apply(`${HEADER}mode: sometimes`, 'configmap', 'ns/cm').result).toBe('rejected');
+    expect(s.unavailable()).toContain('does not validate');
+    expect(s.unavailable()).toContain('/mode');
+    expect(s.apply(`${HEADER}mode: warn`, 'configmap', 'ns/cm').result).toBe('accepted');
+    expect(s.unavailable()).toBeUndefined();
+    // Once loaded, a later bad document keeps the last good policy: still available.
+    s.apply(`${HEADER}mode: sometimes`, 'configmap', 'ns/cm');
+    expect(s.unavailable()).toBeUndefined();
+  });
+
+  it('counts a configured document equal to the defaults, or no document at all, as loaded', () => {
+    const a = store().store;
+    a.expect('f');
+    expect(a.apply(HEADER, 'file', 'f').result).toBe('unchanged');
+    expect(a.unavailable()).toBeUndefined();
+    const b = store().store;
+    b.expect('cm');
+    b.apply(undefined, 'configmap', 'cm');
+    expect(b.unavailable()).toBeUndefined();
+  });
 });

@@ -49,6 +49,21 @@ describe('RestoreReviewer', () => {
     expect(decision.allowed).toBe(true);
   });
 
+  it('denies every restore review with 503 and no outbound call while the configured policy is not loaded', async () => {
+    fake.grants.add('alice/team-a/ckpt');
+    const waiting = new RestoreReviewer({ ...fake.ports(), policyUnavailable: () => 'restore-guard has not loaded its configured policy (x): why' });
+    for (const webhook of ['mutate', 'validate'] as const) {
+      const decision = await waiting.review(webhook, createRequest(pinned()), deadlineIn(1000));
+      expect(decision).toMatchObject({ allowed: false, outcome: 'policy-not-loaded', status: { code: 503 } });
+      expect(decision.status?.message).toContain('has not loaded its configured policy (x): why');
+    }
+    const update = await waiting.review('validate', createRequest(pinned(), { operation: 'UPDATE', oldObject: pinned() }), deadlineIn(1000));
+    expect(update.allowed).toBe(false);
+    expect(fake.calls).toEqual([]);
+    const plain = await waiting.review('validate', createRequest({ spec: { containers: [] } }), deadlineIn(1000));
+    expect(plain.allowed).toBe(true);
+  });
+
   it('denies a malformed restoreFrom with 422 and no outbound call', async () => {
     const decision = await reviewer.review('validate', createRequest({ spec: { restoreFrom: 42 } }), deadlineIn(1000));
     expect(decision.status?.code).toBe(422);
