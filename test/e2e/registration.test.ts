@@ -2,6 +2,8 @@
 // kube-apiserver itself: matchConditions keep ordinary Pods away from it, also while it is down; restores fail
 // closed while it is down; its denials reach the user as kubectl prints them.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { run, type ControlPlaneInfo } from './harness/controlplane.js';
 import { kubectl } from './harness/kubectl.js';
@@ -26,8 +28,21 @@ const corePod = (name: string, extraSpec: Json = {}): Json => ({
   spec: { automountServiceAccountToken: false, containers: [{ name: 'app', image: 'registry.example/app:1' }], ...extraSpec },
 });
 
+/** restore-guard's own Pod, from the shipped Deployment's template, in its own namespace. */
+function ownPod(): Json {
+  const deployment = parseAllDocuments(readFileSync(join(import.meta.dirname, '..', '..', 'manifests', 'base', 'deployment.yaml'), 'utf8'))
+    .map((d) => d.toJS() as Json)
+    .find((d) => d.kind === 'Deployment') as { spec: { template: { metadata: Json; spec: Json } } };
+  const { metadata, spec } = deployment.spec.template;
+  return { apiVersion: 'v1', kind: 'Pod', metadata: { ...metadata, name: 'restore-guard-own', namespace: OWN_NAMESPACE }, spec };
+}
+const OWN_NAMESPACE = 'restore-guard';
+
 beforeAll(async () => {
   suite = await startSuite(info);
+  await createNamespace(info, OWN_NAMESPACE);
+  await run(info, ['apply', '--server-side', '-f', '-'], { input: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'restore-guard', namespace: OWN_NAMESPACE } } });
+  await createCheckpoint(info, OWN_NAMESPACE, 'cart-1');
   await createNamespace(info, ns);
   await createCheckpoint(info, ns, 'cart-1');
   await grantRestore(info, ns, 'alice-restores', { kind: 'User', name: 'alice' });
@@ -79,6 +94,14 @@ describe('registered through the shipped webhook configurations', () => {
   });
 });
 
+describe("restore-guard's own namespace", () => {
+  it('is not excluded: a restore there is checked like any other', async () => {
+    const result = await create(info, restoreObject(OWN_NAMESPACE, 'r', 'cart-1'), asUser('bob'));
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('admission webhook "pin.restore-guard.dev" denied the request: user "bob" cannot restore');
+  });
+});
+
 describe('audit', () => {
   it("kube-apiserver records restore-guard's audit annotations, prefixed with the webhook's name", async () => {
     const result = await create(info, restoreObject(ns, 'audited', 'cart-1'), asUser('bob'));
@@ -102,6 +125,8 @@ describe('while restore-guard is down', () => {
     await suite.restoreGuard.stop();
     try {
       await run(info, ['create', '-f', '-'], { ...asUser('alice'), input: corePod('while-down') });
+      // restore-guard's own Pods never reach it, so it can always be started again.
+      await run(info, ['create', '--dry-run=server', '-f', '-'], { input: ownPod() });
       const restore = await create(info, restoreObject(ns, 'r', 'cart-1'), asUser('alice'));
       expect(restore.code).not.toBe(0);
       expect(restore.stderr).toContain('failed calling webhook "pin.restore-guard.dev"');

@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
@@ -57,7 +57,18 @@ const restoring = (spec: Obj = {}, extra: { status?: Obj; labels?: Obj } = {}) =
 const restored = { conditions: [{ type: 'PodRestored', status: 'True' }] };
 const gates = (...names: string[]) => ({ schedulingGates: names.map((name) => ({ name })) });
 
+/** restore-guard's own Pod, as its Deployment makes it in its own namespace. */
+function ownPod(labels: Obj = {}): Obj {
+  const deployment = parseAllDocuments(readFileSync(join(ROOT, 'manifests', 'base', 'deployment.yaml'), 'utf8'))
+    .map((d) => d.toJS() as Obj)
+    .find((d) => d.kind === 'Deployment') as { spec: { template: { metadata: Obj; spec: Obj } } };
+  const { metadata, spec } = deployment.spec.template;
+  return { apiVersion: 'v1', kind: 'Pod', metadata: { ...metadata, name: 'restore-guard-abc', namespace: 'restore-guard', labels: { ...(metadata.labels as Obj), ...labels } }, spec };
+}
+
 const cases: Case[] = [
+  { name: 'own pod create', operation: 'CREATE', namespace: 'restore-guard', user: 'system:serviceaccount:kube-system:replicaset-controller', object: ownPod() },
+  { name: 'own pod update', operation: 'UPDATE', namespace: 'restore-guard', user: 'system:node:node-a', object: ownPod({ x: 'y' }), oldObject: ownPod() },
   { name: 'plain create', operation: 'CREATE', namespace: 'team-a', user: 'alice', object: pod() },
   { name: 'plain update', operation: 'UPDATE', namespace: 'team-a', user: 'alice', object: pod({}, { labels: { a: 'b' } }), oldObject: pod() },
   { name: 'cluster without the field', operation: 'CREATE', namespace: 'team-a', user: 'alice', object: restoring(), typed: true },
@@ -162,6 +173,13 @@ const denials = (name: string) => result(name).decisions.filter((d) => d.action 
 describe('CEL in the manifests, as kube-apiserver runs it', () => {
   it('compiles: matchConditions, variables, validations and message expressions', () => {
     expect(compileErrors).toEqual([]);
+  });
+
+  it("never sends restore-guard's own Pods (its Deployment's template, created or updated in its namespace)", () => {
+    for (const name of ['own pod create', 'own pod update']) {
+      expect(sent(name), name).toEqual([false, false]);
+      expect(Object.values(result(name).webhooks).every((w) => w.error === undefined), name).toBe(true);
+    }
   });
 
   it('sends nothing but restores to the webhooks, and never errors (a matchCondition error would fail closed for every Pod)', () => {
