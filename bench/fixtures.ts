@@ -234,3 +234,43 @@ export function bigUpdateBody(targetBytes = 1024 * 1024): string {
   const blob = unit.repeat(Math.ceil(blobLength / escapedRatio / unit.length) + 1).slice(0, Math.floor(blobLength / escapedRatio));
   return JSON.stringify(review({ operation: 'UPDATE', object: make(blob, 'b'), oldObject: make(blob, 'a') }));
 }
+
+/** `count` pseudo-random digits, never 0, from a fixed seed: the same body every run. */
+function pseudoDigits(count: number, seed: number): string {
+  const out: string[] = [];
+  let x = seed;
+  for (let i = 0; i < count; i++) {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    out.push(String(1 + (x % 9)));
+  }
+  return out.join('');
+}
+
+/**
+ * The worst case of issue #11 item 3: an UPDATE of a restoring Pod that is not restored yet, whose old and
+ * new spec carry different `digitCount`-digit quantities ("0.<digits>") as a container's CPU limit and as the
+ * `limits` key of a csi volume's volumeAttributes. The answer is a denial (the spec is frozen, both paths
+ * named). Before quantities were bounded and placed, each of the four texts cost ~1.3 s of BigInt arithmetic.
+ */
+export function longQuantityUpdateBody(digitCount = 40_000): string {
+  const make = (seed: number, label: string): JsonObject => {
+    const quantity = `0.${pseudoDigits(digitCount, seed)}`;
+    const spec = podSpec();
+    const first = (spec.containers as JsonObject[])[0] as JsonObject;
+    first.resources = { ...(first.resources as JsonObject), limits: { cpu: quantity, memory: '1Gi' } };
+    spec.volumes = [
+      ...(spec.volumes as JsonObject[]),
+      { name: 'attributes', csi: { driver: 'csi.example.com', volumeAttributes: { limits: quantity, tier: 'gold' } } },
+    ];
+    const metadata = podMetadata('checkout-restored');
+    (metadata.labels as JsonObject).revision = label;
+    return {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata,
+      spec: { ...spec, affinity: pinnedAffinity(), restoreFrom: { name: CHECKPOINT } },
+      status: { phase: 'Pending', conditions: [] },
+    };
+  };
+  return JSON.stringify(review({ operation: 'UPDATE', object: make(2, 'b'), oldObject: make(1, 'a') }));
+}

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateServingPair } from '../src/server/dev-certificate.js';
 import { API_ACCESS_MODES, startChild, type ApiAccessMode, type FakeApiHandle } from './fake-api.js';
-import { bigUpdateBody, passThroughBody, restoreBody, restoreBodyForUser } from './fixtures.js';
+import { bigUpdateBody, longQuantityUpdateBody, passThroughBody, restoreBody, restoreBodyForUser } from './fixtures.js';
 import { answered, burst, fixedRate, keepAliveAgent, median, post, saturate, type Body, type RateResult, type SaturationResult, type Target } from './load.js';
 import { summarizeProfiles } from './profile.js';
 import { pinPrefix, pinSelf, ROOT, rssAnonMiB, rssMiB, scrapeMetric, startBaselineProcess, startWebhookProcess, type ServerProcess } from './processes.js';
@@ -44,7 +44,7 @@ interface Config {
   outDir: string;
 }
 
-const ALL_SCENARIOS = ['pass-through', 'warm-restore', 'cold-restore', 'concurrent', 'big-update', 'rss'];
+const ALL_SCENARIOS = ['pass-through', 'warm-restore', 'cold-restore', 'concurrent', 'big-update', 'long-quantities', 'rss'];
 
 function config(argv: string[]): Config {
   const { values } = parseArgs({
@@ -205,12 +205,18 @@ function summarizeRun(run: TargetRun) {
 
 type Summary = ReturnType<typeof summarizeRun>;
 
-async function checkAnswers(servers: Servers, bodies: { path: string; body: string | Buffer; allowed: boolean; what: string }[]): Promise<void> {
+async function checkAnswers(
+  servers: Servers,
+  bodies: { path: string; body: string | Buffer; allowed: boolean; what: string; naming?: string[] }[],
+): Promise<void> {
   for (const server of [servers.baseline, servers.webhook]) {
     const agent = keepAliveAgent(targetOf(server, servers.ca), 1);
-    for (const { path, body, allowed, what } of bodies) {
+    for (const { path, body, allowed, what, naming = [] } of bodies) {
       const answer = await post(targetOf(server, servers.ca), agent, path, body);
-      if (!answered(answer, allowed, '705ab4f5-6393-11e8-b7cc-42010a800002')) {
+      // The baseline allows every review; restore-guard's answer is checked, denials by the paths they name.
+      const webhook = server === servers.webhook;
+      const expected = webhook ? allowed : true;
+      if (!answered(answer, expected, '705ab4f5-6393-11e8-b7cc-42010a800002') || (webhook && !naming.every((p) => answer.text.includes(p)))) {
         throw new Error(`${server.name} answered the ${what} review unexpectedly: ${answer.status} ${answer.text.slice(0, 500)}`);
       }
     }
@@ -264,12 +270,23 @@ async function main(): Promise<void> {
     const passThrough = passThroughBody();
     const restore = restoreBody();
     const big = Buffer.from(bigUpdateBody());
-    log(`bodies: pass-through ${passThrough.length} B, restore ${restore.length} B, UPDATE ${(big.length / 1048576).toFixed(2)} MiB`);
+    const longQuantities = Buffer.from(longQuantityUpdateBody());
+    log(
+      `bodies: pass-through ${passThrough.length} B, restore ${restore.length} B, UPDATE ${(big.length / 1048576).toFixed(2)} MiB, ` +
+        `40,000-digit quantities UPDATE ${Math.round(longQuantities.length / 1024)} KiB`,
+    );
     await checkAnswers(servers, [
       { path: '/validate?timeout=10s', body: passThrough, allowed: true, what: 'pass-through' },
       { path: '/validate?timeout=10s', body: restore, allowed: true, what: 'restore' },
       { path: '/mutate?timeout=10s', body: restore, allowed: true, what: 'restore (mutate)' },
       { path: '/validate?timeout=10s', body: big, allowed: true, what: '1 MiB UPDATE' },
+      {
+        path: '/validate?timeout=10s',
+        body: longQuantities,
+        allowed: false,
+        what: '40,000-digit quantities UPDATE',
+        naming: ['spec.containers[0].resources.limits.cpu', 'spec.volumes[3].csi.volumeAttributes.limits'],
+      },
     ]);
 
     const results: Record<string, unknown> = {};
@@ -337,6 +354,13 @@ async function main(): Promise<void> {
       const runs = await measurePair(cfg, servers, '1 MiB UPDATE', { path, body: big, rates: [cfg.bigRate], connections: 4 });
       results['big-update'] = runs;
       summaries['big-update'] = { baseline: summarizeRun(runs.baseline), webhook: summarizeRun(runs.webhook) };
+    }
+    if (cfg.scenarios.has('long-quantities')) {
+      // Issue #11 item 3: different 40,000-digit quantities in a container limit and a csi volumeAttributes
+      // `limits`, old against new spec. Denied; what counts is the CPU the answer costs (seconds before the fix).
+      const runs = await measurePair(cfg, servers, '40,000-digit quantities UPDATE', { path, body: longQuantities, rates: [], connections: 4 });
+      results['long-quantities'] = runs;
+      summaries['long-quantities'] = { baseline: summarizeRun(runs.baseline), webhook: summarizeRun(runs.webhook) };
     }
     if (cfg.scenarios.has('rss')) {
       // A mix at a fixed 1,000/s: half pass-through, 40 % warm restores, 10 % restores by new users (cold).
@@ -526,6 +550,8 @@ function assemble(cfg: Config, s: Record<string, { baseline?: Summary; webhook: 
     latencyRows('1 MiB UPDATE', big.baseline, big.webhook, [String(cfg.bigRate)]);
     latencyTarget('1 MiB UPDATE', big.baseline, big.webhook, String(cfg.bigRate), 'p99', 20);
   }
+  const longQuantities = s['long-quantities'];
+  if (longQuantities?.baseline) throughputRows('40,000-digit quantities UPDATE (denied)', longQuantities.baseline, longQuantities.webhook);
   const rss = s.rss;
   if (rss) {
     const e = rss.extra ?? {};

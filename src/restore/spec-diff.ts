@@ -1,9 +1,66 @@
 import { isObject, type Json } from './json.js';
 import { sameQuantity } from './quantity.js';
 
-// Maps whose string values are resource quantities ("1" and "1000m" are the same CPU).
-const QUANTITY_MAPS = new Set(['requests', 'limits', 'overhead', 'capacity']);
-const QUANTITY_FIELDS = new Set(['sizeLimit']);
+/**
+ * Where a JSON value holds resource quantities: the value itself, or the fields of an object, or every
+ * element of a list or value of a map. Shapes are built once; the walk only follows them, allocating nothing.
+ */
+export interface Shape {
+  /** The value is a resource.Quantity: "1" and "1000m" are the same CPU. */
+  readonly quantity?: true;
+  /** Named fields of an object (a Map, so a key such as "constructor" is never an inherited member). */
+  readonly fields?: ReadonlyMap<string, Shape>;
+  /** Every element of a list, or every value of a map (a ResourceList: any resource name). */
+  readonly each?: Shape;
+}
+
+const QUANTITY: Shape = { quantity: true };
+const RESOURCE_LIST: Shape = { each: QUANTITY };
+const object = (fields: Record<string, Shape>): Shape => ({ fields: new Map(Object.entries(fields)) });
+const listOf = (each: Shape): Shape => ({ each });
+
+// Every resource.Quantity a core/v1 PodSpec holds (k8s.io/api core/v1 types.go, walked from PodSpec):
+// ResourceRequirements and VolumeResourceRequirements (limits, requests), PodSpec.overhead,
+// EmptyDirVolumeSource.sizeLimit and ResourceFieldSelector.divisor. Nowhere else is a value a quantity:
+// a "limits" key in csi.volumeAttributes, an annotation or an env value is an ordinary string.
+const REQUIREMENTS = object({ limits: RESOURCE_LIST, requests: RESOURCE_LIST });
+const RESOURCE_FIELD_REF = object({ resourceFieldRef: object({ divisor: QUANTITY }) });
+const CONTAINER = object({
+  resources: REQUIREMENTS,
+  env: listOf(object({ valueFrom: RESOURCE_FIELD_REF })),
+});
+const DOWNWARD_API = object({ items: listOf(RESOURCE_FIELD_REF) });
+const VOLUME = object({
+  emptyDir: object({ sizeLimit: QUANTITY }),
+  ephemeral: object({ volumeClaimTemplate: object({ spec: object({ resources: REQUIREMENTS }) }) }),
+  downwardAPI: DOWNWARD_API,
+  projected: object({ sources: listOf(object({ downwardAPI: DOWNWARD_API })) }),
+});
+/** The quantities of a Pod's spec. */
+export const POD_SPEC_SHAPE: Shape = object({
+  containers: listOf(CONTAINER),
+  initContainers: listOf(CONTAINER),
+  ephemeralContainers: listOf(CONTAINER),
+  resources: REQUIREMENTS,
+  overhead: RESOURCE_LIST,
+  volumes: listOf(VOLUME),
+});
+const POD_SHAPE: Shape = object({ spec: POD_SPEC_SHAPE });
+
+/** The shape at a field path of a Pod (`spec`, `spec.restoreFrom`, `spec.containers[0]`); undefined: no quantities. */
+export function podShapeAt(path: string): Shape | undefined {
+  let shape: Shape | undefined = POD_SHAPE;
+  for (const part of path.split(/\.|(?=\[)/)) {
+    if (shape === undefined) return undefined;
+    shape = part.startsWith('[') ? shape.each : (shape.fields?.get(part) ?? shape.each);
+  }
+  return shape;
+}
+
+/** Where the child `key` of a value of `shape` holds quantities. */
+function childShape(shape: Shape | undefined, key: string): Shape | undefined {
+  return shape === undefined ? undefined : (shape.fields?.get(key) ?? shape.each);
+}
 
 function isEmpty(value: Json | undefined): boolean {
   if (value === undefined || value === null || value === '') return true;
@@ -23,9 +80,9 @@ function render(path: Path, root: string): string {
   return root + parts.reverse().join('');
 }
 
-function walk(a: Json | undefined, b: Json | undefined, path: Path | undefined, root: string, quantity: boolean, out: string[]): void {
+function walk(a: Json | undefined, b: Json | undefined, path: Path | undefined, root: string, shape: Shape | undefined, out: string[]): void {
   if (typeof a === 'string' && typeof b === 'string') {
-    if (a !== b && !(quantity && sameQuantity(a, b))) out.push(path ? render(path, root) : root);
+    if (a !== b && !(shape?.quantity === true && sameQuantity(a, b))) out.push(path ? render(path, root) : root);
     return;
   }
   if (a === b) return;
@@ -33,19 +90,20 @@ function walk(a: Json | undefined, b: Json | undefined, path: Path | undefined, 
   // alike too, and most specs are not empty, so the check would only cost a second pass.
   if (Array.isArray(a) && Array.isArray(b)) {
     const length = Math.max(a.length, b.length);
+    const each = shape?.each;
     for (let i = 0; i < length; i++) {
       // Equal leaves are most of a spec: skip them before building a path.
-      if (a[i] !== b[i]) walk(a[i], b[i], { parent: path, key: i }, root, quantity, out);
+      if (a[i] !== b[i]) walk(a[i], b[i], { parent: path, key: i }, root, each, out);
     }
     return;
   }
   if (isObject(a) && isObject(b)) {
     for (const key of Object.keys(a)) {
-      if (a[key] !== b[key]) walk(a[key], b[key], { parent: path, key }, root, quantity || QUANTITY_MAPS.has(key) || QUANTITY_FIELDS.has(key), out);
+      if (a[key] !== b[key]) walk(a[key], b[key], { parent: path, key }, root, childShape(shape, key), out);
     }
     for (const key of Object.keys(b)) {
       if (!Object.hasOwn(a, key) && b[key] !== undefined) {
-        walk(undefined, b[key], { parent: path, key }, root, quantity || QUANTITY_MAPS.has(key) || QUANTITY_FIELDS.has(key), out);
+        walk(undefined, b[key], { parent: path, key }, root, childShape(shape, key), out);
       }
     }
     return;
@@ -56,10 +114,13 @@ function walk(a: Json | undefined, b: Json | undefined, path: Path | undefined, 
 
 /**
  * Field paths where two JSON values differ semantically: absent, null and empty are alike, and
- * quantities compare by value. Paths read like Kubernetes field paths (`spec.containers[0].image`).
+ * quantities compare by value where `shape` says the value is one. Paths read like Kubernetes field paths
+ * (`spec.containers[0].image`). `path` is where a and b sit in a Pod, and the shape defaults to that
+ * place's: `spec` holds the Pod spec's quantities (containers' resources, overhead, sizeLimit, …);
+ * `spec.restoreFrom` holds none.
  */
-export function semanticDiff(a: Json | undefined, b: Json | undefined, path: string, quantity = false): string[] {
+export function semanticDiff(a: Json | undefined, b: Json | undefined, path: string, shape: Shape | undefined = podShapeAt(path)): string[] {
   const out: string[] = [];
-  walk(a, b, undefined, path, quantity, out);
+  walk(a, b, undefined, path, shape, out);
   return out;
 }
