@@ -99,7 +99,12 @@ function walk(a: Json | undefined, b: Json | undefined, path: Path | undefined, 
   }
   if (isObject(a) && isObject(b)) {
     for (const key of Object.keys(a)) {
-      if (a[key] !== b[key]) walk(a[key], b[key], { parent: path, key }, root, childShape(shape, key), out);
+      // Keys come from the request: b's value is its own property, never an inherited member such as
+      // `constructor` (looked up only for keys that differ, so equal leaves cost nothing more).
+      if (a[key] !== b[key]) {
+        const other = Object.hasOwn(b, key) ? b[key] : undefined;
+        if (a[key] !== other) walk(a[key], other, { parent: path, key }, root, childShape(shape, key), out);
+      }
     }
     for (const key of Object.keys(b)) {
       if (!Object.hasOwn(a, key) && b[key] !== undefined) {

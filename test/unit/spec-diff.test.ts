@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { JsonObject } from '../../src/common/json.js';
+import type { JsonObject } from '../../src/restore/json.js';
 import { podShapeAt, semanticDiff } from '../../src/restore/spec-diff.js';
 import { decideUpdate } from '../../src/restore/update-rules.js';
 import { restorePod } from '../support/fixtures.js';
@@ -101,6 +101,19 @@ describe('semanticDiff: quantities only where the Pod spec holds them', () => {
     expect(semanticDiff({ name: 'c', options: { limits: '1' } }, { name: 'c', options: { limits: '1000m' } }, 'spec.restoreFrom')).toEqual([
       'spec.restoreFrom.options.limits',
     ]);
+  });
+});
+
+describe('semanticDiff: keys named like Object.prototype members', () => {
+  it('reads only own keys: an empty value under such a key equals an absent one, a non-empty one differs', () => {
+    for (const key of Object.getOwnPropertyNames(Object.prototype)) {
+      const empty = JSON.parse(`{${JSON.stringify(key)}: {}}`) as JsonObject;
+      const full = JSON.parse(`{${JSON.stringify(key)}: {"a": "b"}}`) as JsonObject;
+      expect(semanticDiff(empty, {}, 'spec'), key).toEqual([]);
+      expect(semanticDiff({}, empty, 'spec'), key).toEqual([]);
+      expect(semanticDiff(full, {}, 'spec'), key).toEqual([`spec.${key}`]);
+      expect(semanticDiff({}, full, 'spec'), key).toEqual([`spec.${key}`]);
+    }
   });
 });
 
