@@ -1,6 +1,6 @@
 // Realistic AdmissionReview bodies for the benchmark: a 4-container Pod of about 8 KB, the same Pod
 // restoring from a checkpoint (already pinned, as /validate sees it after /mutate), and a 1 MiB UPDATE.
-import type { JsonObject } from '../src/restore/json.js';
+import type { JsonObject } from '../src/common/json.js';
 
 export const NAMESPACE = 'team-a';
 export const CHECKPOINT = 'ckpt';

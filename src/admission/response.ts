@@ -1,5 +1,61 @@
-import type { Decision } from '../restore/decision.js';
+import type { Decision } from './decision.js';
 import type { AdmissionVersion } from './review.js';
+
+/** Kubernetes status reasons restore-guard answers with, in denials and in HTTP errors. */
+export type StatusReason =
+  | 'Forbidden'
+  | 'Invalid'
+  | 'BadRequest'
+  | 'NotFound'
+  | 'MethodNotAllowed'
+  | 'RequestEntityTooLarge'
+  | 'UnsupportedMediaType'
+  | 'RequestTimeout'
+  | 'TooManyRequests'
+  | 'InternalError'
+  | 'ServiceUnavailable'
+  | 'Timeout';
+
+// The HTTP code of each reason, as kube-apiserver pairs them (k8s.io/apimachinery metav1.StatusReason).
+const STATUS_CODES: Record<StatusReason, number> = {
+  Forbidden: 403,
+  Invalid: 422,
+  BadRequest: 400,
+  NotFound: 404,
+  MethodNotAllowed: 405,
+  RequestEntityTooLarge: 413,
+  UnsupportedMediaType: 415,
+  RequestTimeout: 408,
+  TooManyRequests: 429,
+  InternalError: 500,
+  ServiceUnavailable: 503,
+  Timeout: 504,
+};
+
+/** The HTTP status code that goes with a status reason. */
+export function statusCode(reason: StatusReason): number {
+  return STATUS_CODES[reason];
+}
+
+/** The reason that goes with an HTTP error code (for errors raised by the HTTP layer itself). */
+export function reasonFor(code: number): StatusReason {
+  const found = (Object.keys(STATUS_CODES) as StatusReason[]).find((reason) => STATUS_CODES[reason] === code);
+  return found ?? (code >= 500 ? 'InternalError' : 'BadRequest');
+}
+
+/** A Kubernetes Status body, for requests that get an HTTP error instead of an AdmissionReview. */
+export interface StatusBody {
+  apiVersion: 'v1';
+  kind: 'Status';
+  status: 'Failure';
+  code: number;
+  reason: StatusReason;
+  message: string;
+}
+
+export function statusBody(reason: StatusReason, message: string): StatusBody {
+  return { apiVersion: 'v1', kind: 'Status', status: 'Failure', code: statusCode(reason), reason, message };
+}
 
 const MAX_WARNING_LENGTH = 120;
 

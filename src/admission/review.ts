@@ -1,5 +1,5 @@
-import { dictionary, isObject, type JsonObject } from '../restore/json.js';
-import type { AdmissionRequest, Operation, UserInfo } from '../restore/model.js';
+import { dictionary, isObject, type JsonObject } from '../common/json.js';
+import type { AdmissionRequest, Operation, UserInfo } from './request.js';
 
 export const ADMISSION_VERSIONS = ['admission.k8s.io/v1', 'admission.k8s.io/v1beta1'] as const;
 export type AdmissionVersion = (typeof ADMISSION_VERSIONS)[number];

@@ -12,12 +12,12 @@ import type { Metrics } from '../observability/metrics.js';
 import type { Policy } from '../policy/policy.js';
 import type { PolicyStore } from '../policy/store.js';
 import type { CheckpointSource } from '../restore/ports.js';
-import type { ReviewerPorts } from '../restore/reviewer.js';
+import type { RestorePorts } from '../restore/facts.js';
 import type { ReadinessCheck } from '../server/ops-server.js';
 import type { ServeOptions } from './options.js';
 
 export interface ApiWiring {
-  ports: Omit<ReviewerPorts, 'policy'>;
+  ports: Omit<RestorePorts, 'policy' | 'policyUnavailable'>;
   readiness: ReadinessCheck[];
   stop(): void;
 }

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { LevelWithSilent } from 'pino';
 import { LOG_LEVELS } from '../observability/logger.js';
-import { parseDuration } from '../policy/duration.js';
+import { parseDuration } from '../common/duration.js';
 
 export interface ServeOptions {
   port: number;

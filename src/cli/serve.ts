@@ -4,7 +4,8 @@ import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
 import { PolicyFileSource } from '../policy/file-source.js';
 import { PolicyStore } from '../policy/store.js';
-import { RestoreReviewer, type ReviewerPorts } from '../restore/reviewer.js';
+import type { RestorePorts } from '../restore/facts.js';
+import { restoreDeciders } from '../restore/webhooks.js';
 import { ensureDevCertificate } from '../server/dev-certificate.js';
 import { createOpsServer } from '../server/ops-server.js';
 import { createWebhookServer, secureContextOptions } from '../server/webhook-server.js';
@@ -59,9 +60,9 @@ export async function startWebhook(options: ServeOptions, logger: Logger = creat
   }
   const tls = await loadTls(options, logger);
   const api = await connectApi(options, store, logger, metrics);
-  const ports: ReviewerPorts = { ...api.ports, policy: () => store.current(), policyUnavailable: () => store.unavailable() };
+  const ports: RestorePorts = { ...api.ports, policy: () => store.current(), policyUnavailable: () => store.unavailable() };
   const handler = new AdmissionHandler({
-    decider: new RestoreReviewer(ports),
+    deciders: restoreDeciders(ports),
     logger,
     metrics,
     auditContext: () => ({ 'policy-generation': String(store.generation) }),

@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
-import { DependencyError, type Deadline } from '../restore/ports.js';
+import { DependencyError } from '../restore/ports.js';
+import type { Deadline } from '../admission/request.js';
 import { ApiStatusError } from './api-client.js';
 
 // setTimeout cannot wait longer than this; longer waits are re-armed.

@@ -4,15 +4,9 @@ import type { RequestOptions as HttpsRequestOptions } from 'node:https';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { RefreshingTarget, type ApiTarget, type ConnectionMaterial } from './api-client.js';
-import type { AuthorizationAnswer, PodCheckpoint, RestoreAccess, RuntimeClassInfo, UserInfo } from '../restore/model.js';
-import {
-  DependencyError,
-  type Authorizer,
-  type CheckpointSource,
-  type Deadline,
-  type NamespaceSource,
-  type RuntimeClassSource,
-} from '../restore/ports.js';
+import type { AuthorizationAnswer, PodCheckpoint, RestoreAccess, RuntimeClassInfo } from '../restore/model.js';
+import type { Deadline, UserInfo } from '../admission/request.js';
+import { DependencyError, type Authorizer, type CheckpointSource, type NamespaceSource, type RuntimeClassSource } from '../restore/ports.js';
 
 export type LoadedApiTarget = { target: ApiTarget; source: string } | { target: undefined; reason: string };
 

@@ -1,5 +1,6 @@
-import { dictionary, objectAt } from '../restore/json.js';
-import { DependencyError, type Deadline, type NamespaceSource } from '../restore/ports.js';
+import { dictionary, objectAt } from '../common/json.js';
+import { DependencyError, type NamespaceSource } from '../restore/ports.js';
+import type { Deadline } from '../admission/request.js';
 import { callWithDeadline, httpStatusOf } from './api-call.js';
 import type { ApiClient } from './api-client.js';
 

@@ -1,6 +1,7 @@
 import type { Metrics } from '../observability/metrics.js';
-import { isObject, type JsonObject } from '../restore/json.js';
-import { DependencyError, type Deadline } from '../restore/ports.js';
+import { isObject, type JsonObject } from '../common/json.js';
+import { DependencyError } from '../restore/ports.js';
+import type { Deadline } from '../admission/request.js';
 import { callWithDeadline, httpStatusOf } from './api-call.js';
 import type { ApiClient } from './api-client.js';
 import type { KubeLogger } from './logger.js';

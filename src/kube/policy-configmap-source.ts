@@ -1,6 +1,6 @@
 import type { Metrics } from '../observability/metrics.js';
 import type { PolicyStore } from '../policy/store.js';
-import { isObject, objectAt, stringAt } from '../restore/json.js';
+import { isObject, objectAt, stringAt } from '../common/json.js';
 import { httpStatusOf } from './api-call.js';
 import type { ApiClient } from './api-client.js';
 import type { EventRecorder } from './event-recorder.js';

@@ -1,8 +1,9 @@
 import type { V1SubjectAccessReview } from '@kubernetes/client-node';
 import type { Metrics } from '../observability/metrics.js';
-import { objectAt, stringAt } from '../restore/json.js';
-import type { AuthorizationAnswer, RestoreAccess, UserInfo } from '../restore/model.js';
-import { DependencyError, type Authorizer, type Deadline } from '../restore/ports.js';
+import { objectAt, stringAt } from '../common/json.js';
+import type { AuthorizationAnswer, RestoreAccess } from '../restore/model.js';
+import type { Deadline, UserInfo } from '../admission/request.js';
+import { DependencyError, type Authorizer } from '../restore/ports.js';
 import { callWithDeadline } from './api-call.js';
 import type { ApiClient } from './api-client.js';
 import { silentLogger, type KubeLogger } from './logger.js';

@@ -1,5 +1,5 @@
 import type { Metrics } from '../observability/metrics.js';
-import { arrayAt, isObject, stringAt, type JsonObject } from '../restore/json.js';
+import { arrayAt, isObject, stringAt, type JsonObject } from '../common/json.js';
 import { httpStatusOf, networkCode } from './api-call.js';
 import { IdleTimeoutError, type ApiClient } from './api-client.js';
 import { silentLogger, type KubeLogger } from './logger.js';

@@ -1,6 +1,6 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
-import { DURATION_PATTERN, parseDuration } from './duration.js';
+import { DURATION_PATTERN, parseDuration } from '../common/duration.js';
 import { defaultPolicy, type LabelSelector, type Mode, type Policy } from './policy.js';
 
 export const POLICY_API_VERSION = 'restore-guard.dev/v1alpha1';

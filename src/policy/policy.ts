@@ -1,4 +1,4 @@
-import { own } from '../restore/json.js';
+import { own } from '../common/json.js';
 
 /** How a denial is delivered: as a denial, as a warning on an allowed request, or only in the audit log. */
 export type Mode = 'enforce' | 'warn' | 'audit';

@@ -1,4 +1,4 @@
-import { arrayAt, isObject, objectAt, stringAt } from './json.js';
+import { arrayAt, isObject, objectAt, stringAt } from '../common/json.js';
 import type { PodCheckpoint, RuntimeClassInfo } from './model.js';
 
 /**

@@ -1,5 +1,53 @@
-import { arrayAt, isObject } from './json.js';
-import type { RestoreAccess, UserInfo } from './model.js';
+// The one catalogue of what restore-guard tells a requester: every outcome, every denial message with its
+// status reason, every warning, and how a denial is delivered (mode, fail-open). Rules decide; this file words.
+import { allow, deny, type Decision } from '../admission/decision.js';
+import type { UserInfo } from '../admission/request.js';
+import type { StatusReason } from '../admission/response.js';
+import type { Mode } from '../policy/policy.js';
+import type { RestoreAccess } from './model.js';
+import type { DependencyFailure } from './ports.js';
+
+/** Every outcome of a restore review: a short, stable word for logs, metrics and audit annotations. */
+export type Outcome =
+  // allowed
+  | 'not-a-restore'
+  | 'placed'
+  | 'already-placed'
+  | 'restore-allowed'
+  | 'update-allowed'
+  | 'update-not-mutated'
+  | 'restored-pod-update'
+  | 'fail-open'
+  // denied before any outbound call
+  | 'policy-not-loaded'
+  | 'malformed-restore-from'
+  | 'node-name-set'
+  | 'namespace-not-permitted'
+  // denied by authorization, and only then by what the checkpoint says
+  | 'unauthorized'
+  | 'checkpoint-not-found'
+  | 'checkpoint-not-placed'
+  | 'checkpoint-not-ready'
+  | 'checkpoint-age-unknown'
+  | 'checkpoint-too-old'
+  | 'checkpoint-without-template'
+  | 'not-pinned'
+  | 'not-placed'
+  | 'options-need-runtime-class'
+  | 'runtime-class-not-found'
+  | 'option-not-allowed'
+  | 'service-account-token-mounted'
+  | 'spec-mismatch'
+  // UPDATE
+  | 'restore-from-changed'
+  | 'spec-frozen'
+  // a dependency could not answer (fail closed)
+  | DependencyFailure;
+
+export type RestoreDecision = Decision<Outcome>;
+
+/** How many differing field paths a message lists before "and N more". */
+export const MAX_LISTED_FIELDS = 20;
 
 /** `podcheckpoints.node.k8s.io "name"`, the way kube names an object in its errors. */
 export function checkpointTitle(access: Pick<RestoreAccess, 'resource' | 'group' | 'name'>): string {
@@ -7,30 +55,212 @@ export function checkpointTitle(access: Pick<RestoreAccess, 'resource' | 'group'
   return `${resource} ${JSON.stringify(access.name)}`;
 }
 
-const SERVICE_ACCOUNT_PREFIX = 'system:serviceaccount:';
-
-/**
- * Whether the requester is a workload controller creating Pods from a template: the built-in
- * controllers run as `kube-system/*-controller`, and any controller sets a controller ownerReference.
- */
-export function isWorkloadController(user: UserInfo, pod: unknown): boolean {
-  if (!user.username.startsWith(SERVICE_ACCOUNT_PREFIX)) return false;
-  const [namespace = '', name = ''] = user.username.slice(SERVICE_ACCOUNT_PREFIX.length).split(':');
-  if (namespace === 'kube-system' && name.endsWith('-controller')) return true;
-  const owners = isObject(pod) ? arrayAt(pod, 'metadata', 'ownerReferences') : undefined;
-  return (owners ?? []).some((o) => isObject(o) && o.controller === true);
+function listed(paths: string[]): string {
+  const more = paths.length > MAX_LISTED_FIELDS ? ` and ${paths.length - MAX_LISTED_FIELDS} more` : '';
+  return `${paths.slice(0, MAX_LISTED_FIELDS).join(', ')}${more}`;
 }
 
-export function unauthorizedMessage(user: UserInfo, access: RestoreAccess, reason: string, pod: unknown): string {
-  let message =
-    `user ${JSON.stringify(user.username)} cannot ${access.verb} ${checkpointTitle(access)} ` +
-    `in namespace ${JSON.stringify(access.namespace)}: creating a Pod with spec.restoreFrom requires the ` +
-    `"${access.verb}" verb on the checkpoint (resource ${access.resource}, group ${access.group || 'core'})`;
-  if (reason) message += `; authorizer: ${reason}`;
-  if (isWorkloadController(user, pod)) {
-    message +=
-      `. This Pod is created by a workload controller, so its ServiceAccount ${JSON.stringify(user.username)} ` +
-      `must be granted "${access.verb}" on the checkpoint`;
+/** Why a restoreFrom field cannot be used; see restore/reference.ts. */
+export type MalformedReference =
+  | { problem: 'not-an-object' }
+  | { problem: 'options-without-name' }
+  | { problem: 'name-not-a-string' }
+  | { problem: 'options-not-a-map' }
+  | { problem: 'option-not-a-string'; key: string };
+
+function malformedText(why: MalformedReference): string {
+  switch (why.problem) {
+    case 'not-an-object':
+      return 'spec.restoreFrom must be an object with a name';
+    case 'options-without-name':
+      return 'spec.restoreFrom.options is set but spec.restoreFrom.name is empty';
+    case 'name-not-a-string':
+      return 'spec.restoreFrom.name must be a string';
+    case 'options-not-a-map':
+      return 'spec.restoreFrom.options must be a map of strings';
+    case 'option-not-a-string':
+      return `spec.restoreFrom.options[${JSON.stringify(why.key)}] must be a string`;
   }
-  return message;
+}
+
+const TOKEN_REASON = 'automountServiceAccountToken: false (the tokens in a checkpoint go stale)';
+
+/** Where a review could not complete; named in the denial so an operator knows what to fix. */
+export type Step = 'namespace lookup' | 'authorization' | 'checkpoint lookup' | 'RuntimeClass lookup';
+
+const DEPENDENCY_REASONS: Record<DependencyFailure, StatusReason> = {
+  unreachable: 'ServiceUnavailable',
+  timeout: 'Timeout',
+  'server-error': 'ServiceUnavailable',
+  'evaluation-error': 'InternalError',
+};
+
+/** Every denial restore-guard gives, by outcome: its status reason and its words. */
+export const denials = {
+  policyNotLoaded: (why: string) => deny('ServiceUnavailable', 'policy-not-loaded', `${why}. Restores are denied until it is; retry shortly`),
+
+  malformedReference: (why: MalformedReference) => deny('Invalid', 'malformed-restore-from', malformedText(why)),
+
+  nodeNameSet: () =>
+    deny(
+      'Forbidden',
+      'node-name-set',
+      'spec.nodeName must not be set on a Pod that restores from a checkpoint: restore-guard places it on the ' +
+        "checkpoint's node through required node affinity",
+    ),
+
+  namespaceNotPermitted: (namespace: string, why: 'excluded' | 'not-included' | 'selector') =>
+    deny(
+      'Forbidden',
+      'namespace-not-permitted',
+      `restoring Pods from checkpoints is not permitted in namespace ${JSON.stringify(namespace)} by the restore-guard policy: ` +
+        {
+          excluded: 'it is excluded',
+          'not-included': 'it is not in the included namespaces',
+          selector: "its labels do not match the policy's namespace selector",
+        }[why],
+    ),
+
+  unauthorized: (user: UserInfo, access: RestoreAccess, authorizerReason: string, byController: boolean) => {
+    let message =
+      `user ${JSON.stringify(user.username)} cannot ${access.verb} ${checkpointTitle(access)} ` +
+      `in namespace ${JSON.stringify(access.namespace)}: creating a Pod with spec.restoreFrom requires the ` +
+      `"${access.verb}" verb on the checkpoint (resource ${access.resource}, group ${access.group || 'core'})`;
+    if (authorizerReason) message += `; authorizer: ${authorizerReason}`;
+    if (byController) {
+      message +=
+        `. This Pod is created by a workload controller, so its ServiceAccount ${JSON.stringify(user.username)} ` +
+        `must be granted "${access.verb}" on the checkpoint`;
+    }
+    return deny('Forbidden', 'unauthorized', message);
+  },
+
+  checkpointNotFound: (access: RestoreAccess) =>
+    deny('Forbidden', 'checkpoint-not-found', `${checkpointTitle(access)} not found in namespace ${JSON.stringify(access.namespace)}`),
+
+  checkpointNotPlaced: (access: RestoreAccess) =>
+    deny(
+      'Forbidden',
+      'checkpoint-not-placed',
+      `${checkpointTitle(access)} has no status.nodeName yet: a restore cannot be placed until checkpointing has started on a node`,
+    ),
+
+  checkpointNotReady: (access: RestoreAccess, reason: string | undefined) =>
+    deny(
+      'Forbidden',
+      'checkpoint-not-ready',
+      `${checkpointTitle(access)} is not ready (${reason ?? 'unknown'}): a Pod can only restore from a checkpoint with condition Ready=True`,
+    ),
+
+  checkpointAgeUnknown: (access: RestoreAccess) =>
+    deny('Forbidden', 'checkpoint-age-unknown', `${checkpointTitle(access)} has no status.completionTime, and the policy limits checkpoint age`),
+
+  checkpointTooOld: (access: RestoreAccess, completionTime: string, maxAgeMs: number) =>
+    deny(
+      'Forbidden',
+      'checkpoint-too-old',
+      `${checkpointTitle(access)} completed at ${completionTime}, longer ago than the policy's maxCheckpointAge (${Math.round(maxAgeMs / 1000)} s)`,
+    ),
+
+  checkpointWithoutTemplate: (access: RestoreAccess) =>
+    deny('Forbidden', 'checkpoint-without-template', `${checkpointTitle(access)} has no status.checkpointedPodTemplate to restore from`),
+
+  notPinned: (access: RestoreAccess, node: string) =>
+    deny(
+      'Forbidden',
+      'not-pinned',
+      `the Pod must be pinned to node ${JSON.stringify(node)}, which holds ${checkpointTitle(access)}: every required node affinity ` +
+        'term needs matchFields metadata.name In [node] (did another mutating webhook remove the pin?)',
+    ),
+
+  notPlaced: (access: RestoreAccess, node: string) =>
+    deny('Forbidden', 'not-placed', `spec.nodeName must be ${JSON.stringify(node)}, the node that holds ${checkpointTitle(access)}`),
+
+  optionsNeedRuntimeClass: () =>
+    deny('Invalid', 'options-need-runtime-class', 'spec.runtimeClassName is required when spec.restoreFrom.options is set'),
+
+  runtimeClassNotFound: (runtimeClassName: string) =>
+    deny(
+      'Forbidden',
+      'runtime-class-not-found',
+      `RuntimeClass ${JSON.stringify(runtimeClassName)} not found: cannot check which restore options it allows`,
+    ),
+
+  // Keys are named so the user can fix the Pod; values are never echoed (they may be sensitive).
+  optionNotAllowed: (refused: string[], runtimeClassName: string, allowed: string[]) =>
+    deny(
+      'Forbidden',
+      'option-not-allowed',
+      `restore option${refused.length > 1 ? 's' : ''} ${refused.map((k) => JSON.stringify(k)).join(', ')} not allowed by ` +
+        `RuntimeClass ${JSON.stringify(runtimeClassName)} (podCheckpoint.allowedRestoreOptions: ${allowed.join(', ') || 'none'})`,
+    ),
+
+  serviceAccountTokenMounted: () =>
+    deny('Forbidden', 'service-account-token-mounted', `the restore-guard policy requires a restored Pod to set ${TOKEN_REASON}`),
+
+  specMismatch: (access: RestoreAccess, differences: string[]) =>
+    deny(
+      'Invalid',
+      'spec-mismatch',
+      `spec must match the template captured in ${checkpointTitle(access)} (status.checkpointedPodTemplate.spec); ` +
+        `differing fields: ${listed(differences)}`,
+    ),
+
+  restoreFromChanged: () =>
+    deny(
+      'Invalid',
+      'restore-from-changed',
+      'spec.restoreFrom is immutable: it cannot be added, changed or removed on an existing Pod; restore again by creating a new Pod',
+    ),
+
+  specFrozen: (changed: string[]) =>
+    deny(
+      'Forbidden',
+      'spec-frozen',
+      'the spec of a Pod that restores from a checkpoint cannot change until the restore has succeeded ' +
+        `(condition PodRestored=True); only removing scheduling gates is allowed. Changed: ${listed(changed)}`,
+    ),
+
+  /** A port could not answer: the restore is denied (fail closed) and the message says what failed. */
+  dependency: (failure: DependencyFailure, detail: string, step: Step, access: RestoreAccess) =>
+    deny(
+      DEPENDENCY_REASONS[failure],
+      failure,
+      `restore-guard could not complete the ${step} for ${checkpointTitle(access)} in namespace ` +
+        `${JSON.stringify(access.namespace)}: ${detail}. The restore is denied until this succeeds; retry shortly`,
+      { checkpoint: access.name, step },
+    ),
+} satisfies Record<string, (...args: never[]) => RestoreDecision>;
+
+/** Warnings on allowed restores. */
+export const warnings = {
+  serviceAccountToken: () => `a restored Pod should set ${TOKEN_REASON}`,
+  specMismatch: (differences: string[]) => `spec differs from the checkpoint's template: ${listed(differences)}`,
+};
+
+/**
+ * Delivers a denial according to the mode: enforce denies; warn allows and tells the requester what
+ * would have been denied; audit allows and records it only in the audit annotations. Only an explicit,
+ * valid warn or audit may turn a denial into an allow: anything else enforces.
+ */
+export function applyMode(decision: RestoreDecision, mode: Mode): RestoreDecision {
+  if (decision.allowed || (mode !== 'warn' && mode !== 'audit')) return decision;
+  const auditAnnotations = { ...decision.auditAnnotations, decision: 'would-deny', mode };
+  const warned =
+    mode === 'warn'
+      ? [...decision.warnings, `restore-guard would deny (warn mode): ${decision.status?.message ?? decision.outcome}`]
+      : decision.warnings;
+  return { allowed: true, warnings: warned, auditAnnotations, outcome: decision.outcome };
+}
+
+/**
+ * failureMode: open. The restore goes through unchecked, so it must never be quiet: a warning to the
+ * requester, `fail-open` in the audit annotations, and (in the admission layer) an error log and a metric.
+ */
+export function failOpen(denial: RestoreDecision): RestoreDecision {
+  return {
+    ...allow('fail-open', { ...denial.auditAnnotations, decision: 'fail-open' }),
+    warnings: [`restore-guard FAILED OPEN (policy failureMode: open): ${denial.status?.message ?? denial.outcome}`],
+    failedOpen: true,
+  };
 }

@@ -1,12 +1,4 @@
-import type { JsonObject } from './json.js';
-
-/** The requester of the Pod operation, copied whole from `request.userInfo`. */
-export interface UserInfo {
-  username: string;
-  uid?: string;
-  groups: string[];
-  extra: Record<string, string[]>;
-}
+import type { JsonObject } from '../common/json.js';
 
 /** `spec.restoreFrom`, normalised from either upstream shape. */
 export interface RestoreRef {
@@ -48,22 +40,4 @@ export interface AuthorizationAnswer {
   allowed: boolean;
   /** The authorizer's reason, if any. */
   reason: string;
-}
-
-export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
-
-/** The part of an AdmissionReview request the rules read, already checked for shape. */
-export interface AdmissionRequest {
-  uid: string;
-  group: string;
-  version: string;
-  resource: string;
-  subResource: string;
-  namespace: string;
-  name: string;
-  operation: Operation;
-  userInfo: UserInfo;
-  object?: JsonObject;
-  oldObject?: JsonObject;
-  dryRun: boolean;
 }

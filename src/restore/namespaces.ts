@@ -1,5 +1,5 @@
 import type { LabelSelector, Policy } from '../policy/policy.js';
-import { deny, type Decision } from './decision.js';
+import { denials, type RestoreDecision } from './messages.js';
 
 export function matchesSelector(labels: Record<string, string>, selector: LabelSelector): boolean {
   for (const [key, value] of Object.entries(selector.matchLabels)) if (labels[key] !== value) return false;
@@ -27,16 +27,10 @@ export function needsNamespaceLabels(policy: Policy): boolean {
  * Namespaces where restoring is not permitted at all, whatever RBAC grants. Checked before authorization:
  * it reveals nothing about checkpoints. `labels` is undefined when the namespace could not be found.
  */
-export function namespaceDenial(policy: Policy, namespace: string, labels?: Record<string, string>): Decision | undefined {
+export function namespaceDenial(policy: Policy, namespace: string, labels?: Record<string, string>): RestoreDecision | undefined {
   const { include, exclude, selector } = policy.namespaces;
-  let why: string | undefined;
-  if (exclude.includes(namespace)) why = 'it is excluded';
-  else if (include.length > 0 && !include.includes(namespace)) why = 'it is not in the included namespaces';
-  else if (selector && !matchesSelector(labels ?? {}, selector)) why = "its labels do not match the policy's namespace selector";
-  if (!why) return undefined;
-  return deny(
-    'Forbidden',
-    'namespace-not-permitted',
-    `restoring Pods from checkpoints is not permitted in namespace ${JSON.stringify(namespace)} by the restore-guard policy: ${why}`,
-  );
+  if (exclude.includes(namespace)) return denials.namespaceNotPermitted(namespace, 'excluded');
+  if (include.length > 0 && !include.includes(namespace)) return denials.namespaceNotPermitted(namespace, 'not-included');
+  if (selector && !matchesSelector(labels ?? {}, selector)) return denials.namespaceNotPermitted(namespace, 'selector');
+  return undefined;
 }

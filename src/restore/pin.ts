@@ -1,4 +1,4 @@
-import { arrayAt, isObject, type Json, type JsonObject } from './json.js';
+import { arrayAt, isObject, type Json, type JsonObject } from '../common/json.js';
 
 /** The requirement upstream adds: the Pod may only run on the node that holds the checkpoint. */
 export function pinRequirement(node: string): JsonObject {

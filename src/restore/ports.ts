@@ -1,13 +1,5 @@
-import type { AuthorizationAnswer, PodCheckpoint, RestoreAccess, RuntimeClassInfo, UserInfo } from './model.js';
-
-/**
- * The time a review may still spend on outbound calls. It travels from the server to every port,
- * so an answer always reaches kube-apiserver before its own timeout.
- */
-export interface Deadline {
-  readonly signal: AbortSignal;
-  remainingMs(): number;
-}
+import type { Deadline, UserInfo } from '../admission/request.js';
+import type { AuthorizationAnswer, PodCheckpoint, RestoreAccess, RuntimeClassInfo } from './model.js';
 
 /** Why a port could not answer; every one of these denies a restore (fail closed). */
 export type DependencyFailure = 'unreachable' | 'timeout' | 'server-error' | 'evaluation-error';

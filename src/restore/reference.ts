@@ -1,11 +1,9 @@
-import { dictionary, isObject, objectAt } from './json.js';
+import { dictionary, isObject, objectAt } from '../common/json.js';
+import type { MalformedReference } from './messages.js';
 import type { RestoreRef } from './model.js';
 
 /** What a Pod says about restoring: nothing, a usable reference, or a field of the wrong shape. */
-export type RestoreField =
-  | { kind: 'absent' }
-  | { kind: 'ref'; ref: RestoreRef }
-  | { kind: 'malformed'; problem: string };
+export type RestoreField = { kind: 'absent' } | { kind: 'ref'; ref: RestoreRef } | { kind: 'malformed'; why: MalformedReference };
 
 /**
  * Reads `spec.restoreFrom` in both upstream shapes: `{name, options}` and the early plain string.
@@ -18,22 +16,20 @@ export function restoreFieldOf(pod: unknown): RestoreField {
   if (typeof field === 'string') {
     return field === '' ? { kind: 'absent' } : { kind: 'ref', ref: { name: field, options: {} } };
   }
-  if (!isObject(field)) return { kind: 'malformed', problem: 'spec.restoreFrom must be an object with a name' };
+  if (!isObject(field)) return { kind: 'malformed', why: { problem: 'not-an-object' } };
   const { name, options } = field;
   if (name === undefined || name === null || name === '') {
     // Upstream acts only when restoreFrom.name is set; an object with no name restores nothing.
     return options === undefined || options === null || (isObject(options) && Object.keys(options).length === 0)
       ? { kind: 'absent' }
-      : { kind: 'malformed', problem: 'spec.restoreFrom.options is set but spec.restoreFrom.name is empty' };
+      : { kind: 'malformed', why: { problem: 'options-without-name' } };
   }
-  if (typeof name !== 'string') return { kind: 'malformed', problem: 'spec.restoreFrom.name must be a string' };
+  if (typeof name !== 'string') return { kind: 'malformed', why: { problem: 'name-not-a-string' } };
   const parsed = dictionary<string>();
   if (options !== undefined && options !== null) {
-    if (!isObject(options)) return { kind: 'malformed', problem: 'spec.restoreFrom.options must be a map of strings' };
+    if (!isObject(options)) return { kind: 'malformed', why: { problem: 'options-not-a-map' } };
     for (const [key, value] of Object.entries(options)) {
-      if (typeof value !== 'string') {
-        return { kind: 'malformed', problem: `spec.restoreFrom.options[${JSON.stringify(key)}] must be a string` };
-      }
+      if (typeof value !== 'string') return { kind: 'malformed', why: { problem: 'option-not-a-string', key } };
       parsed[key] = value;
     }
   }

@@ -1,4 +1,4 @@
-import { isObject, type Json } from './json.js';
+import { isObject, type Json } from '../common/json.js';
 import { sameQuantity } from './quantity.js';
 
 /**

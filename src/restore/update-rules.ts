@@ -1,5 +1,6 @@
-import { allow, deny, type Decision } from './decision.js';
-import { arrayAt, isObject, objectAt, type Json, type JsonObject } from './json.js';
+import { allow } from '../admission/decision.js';
+import { arrayAt, isObject, objectAt, type Json, type JsonObject } from '../common/json.js';
+import { denials, type RestoreDecision } from './messages.js';
 import { semanticDiff } from './spec-diff.js';
 
 function isRestored(pod: JsonObject | undefined): boolean {
@@ -34,33 +35,21 @@ function withoutGates(spec: JsonObject | undefined): JsonObject {
  * UPDATE of a Pod that restores (through the main resource, `resize` or `ephemeralcontainers`):
  * restoreFrom never changes, and the spec is frozen until the kubelet reports PodRestored=True.
  */
-export function decideUpdate(oldPod: JsonObject | undefined, newPod: JsonObject | undefined): Decision {
+export function decideUpdate(oldPod: JsonObject | undefined, newPod: JsonObject | undefined): RestoreDecision {
   const oldSpec = objectAt(oldPod, 'spec');
   const newSpec = objectAt(newPod, 'spec');
   const audit = (name: Json | undefined): Record<string, string> =>
     typeof name === 'string' ? { checkpoint: name } : isObject(name) && typeof name.name === 'string' ? { checkpoint: name.name } : {};
   const checkpoint = audit(oldSpec?.restoreFrom ?? newSpec?.restoreFrom);
+  const withCheckpoint = (d: RestoreDecision): RestoreDecision => ({ ...d, auditAnnotations: { ...checkpoint, ...d.auditAnnotations } });
 
   if (semanticDiff(oldSpec?.restoreFrom, newSpec?.restoreFrom, 'spec.restoreFrom').length > 0) {
-    return deny(
-      'Invalid',
-      'restore-from-changed',
-      'spec.restoreFrom is immutable: it cannot be added, changed or removed on an existing Pod; restore again by creating a new Pod',
-      checkpoint,
-    );
+    return withCheckpoint(denials.restoreFromChanged());
   }
   if (isRestored(oldPod)) return allow('restored-pod-update', checkpoint);
 
   const changed = semanticDiff(withoutGates(oldSpec), withoutGates(newSpec), 'spec');
   if (!onlyRemovesGates(oldSpec, newSpec)) changed.unshift('spec.schedulingGates');
-  if (changed.length > 0) {
-    return deny(
-      'Forbidden',
-      'spec-frozen',
-      'the spec of a Pod that restores from a checkpoint cannot change until the restore has succeeded ' +
-        `(condition PodRestored=True); only removing scheduling gates is allowed. Changed: ${changed.slice(0, 20).join(', ')}`,
-      checkpoint,
-    );
-  }
+  if (changed.length > 0) return withCheckpoint(denials.specFrozen(changed));
   return allow('update-allowed', checkpoint);
 }

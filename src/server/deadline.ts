@@ -1,5 +1,5 @@
-import { parseDuration } from '../policy/duration.js';
-import type { Deadline } from '../restore/ports.js';
+import { parseDuration } from '../common/duration.js';
+import type { Deadline } from '../admission/request.js';
 
 // kube-apiserver's default webhook timeout, and its maximum.
 const DEFAULT_TIMEOUT_MS = 10_000;

@@ -1,8 +1,9 @@
 import { fastify, LogController, type FastifyError } from 'fastify';
 import type { SecureContextOptions } from 'node:tls';
-import { badRequest, type AdmissionHandler } from '../admission/handler.js';
+import type { AdmissionHandler } from '../admission/handler.js';
+import { statusBody } from '../admission/response.js';
 import type { Logger } from '../observability/logger.js';
-import type { Webhook } from '../restore/reviewer.js';
+import type { Webhook } from '../admission/request.js';
 import { deadlineAfter, outboundBudgetMs } from './deadline.js';
 import type { PemPair } from './dev-certificate.js';
 
@@ -47,7 +48,7 @@ export function createWebhookServer(options: WebhookServerOptions) {
     // Parser and limit errors (bad JSON, empty body, too large, wrong media type) get a JSON Status.
     const statusCode = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     if (statusCode === 500) options.logger.error({ err: error }, 'unexpected error in the webhook server');
-    const body = badRequest(statusCode === 500 ? 'internal error' : error.message).body;
+    const body = statusBody('BadRequest', statusCode === 500 ? 'internal error' : error.message);
     return reply.code(statusCode).send({ ...body, code: statusCode, reason: statusCode === 500 ? 'InternalError' : body.reason });
   });
   app.setNotFoundHandler((_request, reply) =>

@@ -11,7 +11,7 @@ import { AdmissionHandler } from '../../src/admission/handler.js';
 import { renewCertificates } from '../../src/certs/authority.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
-import { RestoreReviewer } from '../../src/restore/reviewer.js';
+import { restoreDeciders } from '../../src/restore/webhooks.js';
 import { CertificateReloader, checkTlsMaterial, readTlsMaterial, type TlsFiles } from '../../src/server/certificate-reloader.js';
 import { createWebhookServer, secureContextOptions, type WebhookServer } from '../../src/server/webhook-server.js';
 import { FakePorts } from '../support/fake-ports.js';
@@ -85,7 +85,7 @@ afterEach(async () => {
 async function startServer(files: TlsFiles, pollIntervalMs = 3_600_000) {
   const material = await readTlsMaterial(files);
   const metrics = createMetrics({ defaultMetrics: false });
-  const handler = new AdmissionHandler({ decider: new RestoreReviewer(new FakePorts().ports()), logger: createLogger('silent'), metrics });
+  const handler = new AdmissionHandler({ deciders: restoreDeciders(new FakePorts().ports()), logger: createLogger('silent'), metrics });
   const app: WebhookServer = createWebhookServer({ tls: material, ...(material.clientCa ? { clientCa: material.clientCa } : {}), handler, logger: createLogger('silent') });
   let handshakes = 0;
   app.server.on('secureConnection', () => handshakes++);

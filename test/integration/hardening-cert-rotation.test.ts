@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { renewCertificates } from '../../src/certs/authority.js';
-import type { JsonObject } from '../../src/restore/json.js';
+import type { JsonObject } from '../../src/common/json.js';
 import { pinnedAffinity, restorePod, reviewBody } from '../support/fixtures.js';
 import { admissionAnswer, scrapeMetric, startLoad, type Connection, type LoadOutcome } from '../support/load.js';
 import { startWebhookProcess, type WebhookProcess } from '../support/webhook-process.js';

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdmissionHandler } from '../../src/admission/handler.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createMetrics } from '../../src/observability/metrics.js';
-import { RestoreReviewer } from '../../src/restore/reviewer.js';
+import { restoreDeciders } from '../../src/restore/webhooks.js';
 import { generateServingPair } from '../../src/server/dev-certificate.js';
 import { createWebhookServer, type WebhookServer } from '../../src/server/webhook-server.js';
 import { pinnedAffinity, podSpec, readyCheckpoint } from '../support/fixtures.js';
@@ -188,7 +188,7 @@ describe('fuzzing the admission endpoints', () => {
       fake.grants.add(`granted/${namespace}/ckpt`);
       fake.checkpoints.set(`${namespace}/ckpt`, readyCheckpoint({ namespace }));
     }
-    const handler = new AdmissionHandler({ decider: new RestoreReviewer(fake.ports()), logger: createLogger('silent'), metrics: createMetrics({ defaultMetrics: false }) });
+    const handler = new AdmissionHandler({ deciders: restoreDeciders(fake.ports()), logger: createLogger('silent'), metrics: createMetrics({ defaultMetrics: false }) });
     app = createWebhookServer({ tls: await generateServingPair(), handler, logger: createLogger('silent') });
     await app.ready();
   });

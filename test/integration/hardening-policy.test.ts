@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { JsonObject } from '../../src/restore/json.js';
+import type { JsonObject } from '../../src/common/json.js';
 import { FakeApi } from '../support/fake-api.js';
 import { pinnedAffinity, rawCheckpoint, restorePod, reviewBody } from '../support/fixtures.js';
 import { admissionAnswer, scrapeMetric, startLoad, type LoadOutcome } from '../support/load.js';

@@ -3,7 +3,7 @@ import { CachedAuthorizer } from '../../src/kube/authorization-cache.js';
 import type { ApiClient } from '../../src/kube/api-client.js';
 import { SubjectAccessReviewAuthorizer } from '../../src/kube/sar-authorizer.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
-import type { UserInfo } from '../../src/restore/model.js';
+import type { UserInfo } from '../../src/admission/request.js';
 import { deadlineIn, manualDeadline } from '../support/deadlines.js';
 import { FakeApi } from '../support/fake-api.js';
 import { failureOf } from '../support/failures.js';

@@ -1,4 +1,4 @@
-import type { Deadline } from '../../src/restore/ports.js';
+import type { Deadline } from '../../src/admission/request.js';
 import { deadlineAfter } from '../../src/server/deadline.js';
 
 /** A Deadline `ms` from now, as the server hands it to the ports. */

@@ -6,7 +6,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { ApiClient, RefreshingTarget } from '../../src/kube/api-client.js';
 import { loopbackServingPair } from './loopback-tls.js';
-import { isObject, type JsonObject } from '../../src/restore/json.js';
+import { isObject, type JsonObject } from '../../src/common/json.js';
 
 export type Fault = 'none' | 'down' | 'status500' | 'status429' | 'hang';
 

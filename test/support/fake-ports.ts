@@ -1,6 +1,6 @@
 import type { PodCheckpoint, RuntimeClassInfo } from '../../src/restore/model.js';
 import { defaultPolicy } from '../../src/policy/policy.js';
-import type { ReviewerPorts } from '../../src/restore/reviewer.js';
+import type { RestorePorts } from '../../src/restore/facts.js';
 
 /** In-memory ports that record every call, for tests of the reviewer and the server. */
 export class FakePorts {
@@ -9,10 +9,12 @@ export class FakePorts {
   readonly grants = new Set<string>();
   readonly checkpoints = new Map<string, PodCheckpoint>();
   readonly runtimeClasses = new Map<string, RuntimeClassInfo>();
+  /** Namespace labels by namespace; a namespace not listed does not exist. */
+  readonly namespaceLabels = new Map<string, Record<string, string>>();
   /** Thrown by every port while set. */
   failure?: Error;
 
-  ports(): ReviewerPorts {
+  ports(): RestorePorts {
     const fail = () => {
       if (this.failure) throw this.failure;
     };
@@ -36,6 +38,13 @@ export class FakePorts {
           this.calls.push(`runtimeclass ${name}`);
           fail();
           return this.runtimeClasses.get(name);
+        },
+      },
+      namespaces: {
+        labels: async (namespace) => {
+          this.calls.push(`namespace ${namespace}`);
+          fail();
+          return this.namespaceLabels.get(namespace);
         },
       },
       policy: defaultPolicy,

@@ -1,5 +1,6 @@
-import type { JsonObject } from '../../src/restore/json.js';
-import type { AdmissionRequest, PodCheckpoint, RestoreAccess, UserInfo } from '../../src/restore/model.js';
+import type { JsonObject } from '../../src/common/json.js';
+import type { PodCheckpoint, RestoreAccess } from '../../src/restore/model.js';
+import type { AdmissionRequest, UserInfo } from '../../src/admission/request.js';
 
 export const NODE = 'node-a';
 

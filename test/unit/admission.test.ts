@@ -5,8 +5,8 @@ import { toAdmissionReview } from '../../src/admission/response.js';
 import { parseReview } from '../../src/admission/review.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createMetrics } from '../../src/observability/metrics.js';
-import { allow, deny } from '../../src/restore/decision.js';
-import { RestoreReviewer } from '../../src/restore/reviewer.js';
+import { allow, deny } from '../../src/admission/decision.js';
+import { restoreDeciders } from '../../src/restore/webhooks.js';
 import { pinnedAffinity, restorePod, reviewBody } from '../support/fixtures.js';
 import { deadlineIn } from '../support/deadlines.js';
 import { FakePorts } from '../support/fake-ports.js';
@@ -82,7 +82,7 @@ describe('AdmissionHandler', () => {
     const lines: string[] = [];
     const sink = new Writable({ write: (chunk, _e, done) => (lines.push(String(chunk)), done()) });
     const metrics = createMetrics({ defaultMetrics: false });
-    const handler = new AdmissionHandler({ decider: new RestoreReviewer(fake.ports()), logger: createLogger('info', sink), metrics });
+    const handler = new AdmissionHandler({ deciders: restoreDeciders(fake.ports()), logger: createLogger('info', sink), metrics });
     return { handler, lines, metrics };
   }
 

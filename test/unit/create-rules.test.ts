@@ -1,7 +1,8 @@
 import { applyPatch } from 'fast-json-patch';
 import { describe, expect, it } from 'vitest';
-import { decideMutation, decideValidation, restoreAccess, type CreateFacts } from '../../src/restore/create-rules.js';
-import type { JsonObject } from '../../src/restore/json.js';
+import { decideMutation, decideValidation, MUTATION_CHECKS, VALIDATION_CHECKS } from '../../src/restore/create-checks.js';
+import { restoreAccess, type CreateFacts } from '../../src/restore/facts.js';
+import type { JsonObject } from '../../src/common/json.js';
 import type { PodCheckpoint } from '../../src/restore/model.js';
 import { defaultPolicy } from '../../src/policy/policy.js';
 import { alice, NODE, pinnedAffinity, podSpec, readyCheckpoint, restorePod } from '../support/fixtures.js';
@@ -220,4 +221,33 @@ describe('oracle: an unauthorized requester learns nothing about the checkpoint'
       expect(answers[0]).not.toContain(NODE);
     });
   }
+});
+
+describe('the order of the checks', () => {
+  it('authorization comes before every check that reads the checkpoint, and only Pod checks before it', () => {
+    for (const checks of [MUTATION_CHECKS, VALIDATION_CHECKS]) {
+      const authorization = checks.findIndex((check) => check.reads === 'authorization');
+      expect(authorization).toBeGreaterThanOrEqual(0);
+      checks.forEach((check, index) => {
+        if (index < authorization) expect(check.reads, check.name).toBe('pod');
+        if (check.reads === 'checkpoint') expect(index, check.name).toBeGreaterThan(authorization);
+      });
+    }
+  });
+
+  it('validates in the documented order: node name, authorization, the checkpoint, placement, options, token, spec', () => {
+    expect(VALIDATION_CHECKS.map((check) => check.name)).toEqual([
+      'node name',
+      'authorization',
+      'checkpoint exists',
+      'checkpoint has a node',
+      'checkpoint ready',
+      'checkpoint age',
+      'captured template',
+      'placement',
+      'restore options',
+      'service account token',
+      'spec equality',
+    ]);
+  });
 });

@@ -3,11 +3,11 @@ import { parseReview } from '../../src/admission/review.js';
 import { cacheKey } from '../../src/kube/authorization-cache.js';
 import { parsePolicy } from '../../src/policy/parse.js';
 import { defaultPolicy, modeFor, type Policy } from '../../src/policy/policy.js';
-import type { Decision } from '../../src/restore/decision.js';
-import type { JsonObject } from '../../src/restore/json.js';
-import { applyMode } from '../../src/restore/modes.js';
-import type { AdmissionRequest, UserInfo } from '../../src/restore/model.js';
-import { RestoreReviewer, type Webhook } from '../../src/restore/reviewer.js';
+import type { Decision } from '../../src/admission/decision.js';
+import type { JsonObject } from '../../src/common/json.js';
+import { applyMode, type RestoreDecision } from '../../src/restore/messages.js';
+import type { AdmissionRequest, UserInfo, Webhook } from '../../src/admission/request.js';
+import { restoreDeciders } from '../../src/restore/webhooks.js';
 import { deadlineIn } from '../support/deadlines.js';
 import { FakePorts } from '../support/fake-ports.js';
 import { pinnedAffinity, readyCheckpoint, restoreAccessTo } from '../support/fixtures.js';
@@ -108,7 +108,7 @@ async function decide(c: Case, name: string, role: Role): Promise<{ decision: De
   const sarUsers: UserInfo[] = [];
   const ports = fake.ports();
   const policy = policyFor(c.policy, name, role);
-  const reviewer = new RestoreReviewer({
+  const reviewer = restoreDeciders({
     ...ports,
     authorizer: {
       authorize: (u, access, deadline) => {
@@ -120,7 +120,7 @@ async function decide(c: Case, name: string, role: Role): Promise<{ decision: De
     namespaces: { labels: async () => (c.policy === 'selector-matching' ? JSON.parse(JSON.stringify({ [labelKey]: 'gold' })) : {}) },
     policy: () => policy,
   });
-  return { decision: await reviewer.review(c.webhook, request(c, name, role), deadlineIn(1000)), sarUsers };
+  return { decision: await reviewer[c.webhook].decide(request(c, name, role), deadlineIn(1000)), sarUsers };
 }
 
 /** A decision with the hostile name written as the neutral one, so the two can be compared whole. */
@@ -178,7 +178,7 @@ describe('modes', () => {
   });
 
   it('anything but an explicit warn or audit enforces', () => {
-    const denial: Decision = { allowed: false, status: { code: 403, reason: 'Forbidden', message: 'no' }, warnings: [], auditAnnotations: {}, outcome: 'unauthorized' };
+    const denial: RestoreDecision = { allowed: false, status: { code: 403, reason: 'Forbidden', message: 'no' }, warnings: [], auditAnnotations: {}, outcome: 'unauthorized' };
     for (const mode of ['enforce', 'Warn', '', 'constructor', undefined, Object] as unknown[]) {
       expect(applyMode(denial, mode as 'enforce').allowed, String(mode)).toBe(false);
     }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { callWithDeadline, deadlineScope, networkCode, toDependencyError } from '../../src/kube/api-call.js';
 import { ApiStatusError } from '../../src/kube/api-client.js';
-import { DependencyError, type Deadline } from '../../src/restore/ports.js';
+import type { Deadline } from '../../src/admission/request.js';
+import { DependencyError } from '../../src/restore/ports.js';
 import { manualDeadline } from '../support/deadlines.js';
 
 describe('toDependencyError', () => {

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { CachedAuthorizer, cacheKey } from '../../src/kube/authorization-cache.js';
 import { createMetrics } from '../../src/observability/metrics.js';
-import type { AuthorizationAnswer, RestoreAccess, UserInfo } from '../../src/restore/model.js';
-import { DependencyError, type Authorizer, type Deadline } from '../../src/restore/ports.js';
+import type { AuthorizationAnswer, RestoreAccess } from '../../src/restore/model.js';
+import type { Deadline, UserInfo } from '../../src/admission/request.js';
+import { DependencyError, type Authorizer } from '../../src/restore/ports.js';
 import { manualDeadline } from '../support/deadlines.js';
 import { restoreAccessTo } from '../support/fixtures.js';
 

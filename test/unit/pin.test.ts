@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isPinned, pinRequirement, pinSpec } from '../../src/restore/pin.js';
-import type { JsonObject } from '../../src/restore/json.js';
+import type { JsonObject } from '../../src/common/json.js';
 
 const pin = pinRequirement('node-a');
 const terms = (spec: JsonObject) =>

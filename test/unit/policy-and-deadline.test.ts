@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseDuration } from '../../src/policy/duration.js';
+import { parseDuration } from '../../src/common/duration.js';
 import { parsePolicy } from '../../src/policy/parse.js';
 import { defaultPolicy } from '../../src/policy/policy.js';
 import { deadlineAfter, outboundBudgetMs } from '../../src/server/deadline.js';

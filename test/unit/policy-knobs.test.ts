@@ -2,10 +2,10 @@ import jsonPatch from 'fast-json-patch';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { parsePolicy } from '../../src/policy/parse.js';
 import { defaultPolicy, type Policy } from '../../src/policy/policy.js';
-import type { JsonObject } from '../../src/restore/json.js';
+import type { JsonObject } from '../../src/common/json.js';
 import { matchesSelector } from '../../src/restore/namespaces.js';
 import { DependencyError } from '../../src/restore/ports.js';
-import { RestoreReviewer } from '../../src/restore/reviewer.js';
+import { restoreDeciders } from '../../src/restore/webhooks.js';
 import { deadlineIn } from '../support/deadlines.js';
 import { createRequest, NODE, pinnedAffinity, readyCheckpoint, restorePod } from '../support/fixtures.js';
 import { FakePorts } from '../support/fake-ports.js';
@@ -31,7 +31,7 @@ describe('policy knobs', () => {
         return labels[name];
       },
     };
-    return new RestoreReviewer(ports).review(webhook, createRequest(pod, { namespace }), deadlineIn(1000));
+    return restoreDeciders(ports)[webhook].decide(createRequest(pod, { namespace }), deadlineIn(1000));
   };
   const pinned = (spec: JsonObject = {}) => restorePod({ spec: { affinity: pinnedAffinity(), ...spec } });
 

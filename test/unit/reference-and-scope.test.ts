@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { restoreFieldOf } from '../../src/restore/reference.js';
-import { concernsRestore } from '../../src/restore/scope.js';
+import type { AdmissionRequest } from '../../src/admission/request.js';
+import { restoreReviewOf } from '../../src/restore/scope.js';
 import { createRequest, restorePod } from '../support/fixtures.js';
 
 describe('restoreFieldOf', () => {
@@ -33,7 +34,8 @@ describe('restoreFieldOf', () => {
   });
 });
 
-describe('concernsRestore', () => {
+describe('restoreReviewOf', () => {
+  const concernsRestore = (request: AdmissionRequest) => restoreReviewOf(request) !== undefined;
   const pod = restorePod();
   it('takes Pod CREATE and UPDATE of the main resource', () => {
     expect(concernsRestore(createRequest(pod))).toBe(true);
@@ -52,6 +54,13 @@ describe('concernsRestore', () => {
 
   it('takes a restoreFrom found only in the old object (its removal)', () => {
     expect(concernsRestore(createRequest({ spec: {} }, { operation: 'UPDATE', oldObject: pod }))).toBe(true);
+  });
+
+  it('reads both references once, and the namespace from the object when the request names none', () => {
+    const review = restoreReviewOf(createRequest(restorePod({ checkpoint: { name: 'new' } }), { operation: 'UPDATE', oldObject: restorePod(), namespace: '' }));
+    expect(review?.field).toEqual({ kind: 'ref', ref: { name: 'new', options: {} } });
+    expect(review?.oldField).toEqual({ kind: 'ref', ref: { name: 'ckpt', options: {} } });
+    expect(review?.namespace).toBe('team-a');
   });
 
   it('leaves other resources, groups, operations and ordinary Pods alone', () => {

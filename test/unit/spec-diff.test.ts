@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { JsonObject } from '../../src/restore/json.js';
+import type { JsonObject } from '../../src/common/json.js';
 import { podShapeAt, semanticDiff } from '../../src/restore/spec-diff.js';
 import { decideUpdate } from '../../src/restore/update-rules.js';
 import { restorePod } from '../support/fixtures.js';

@@ -1,0 +1,109 @@
+import type { AdmissionRequest, Deadline, UserInfo } from '../admission/request.js';
+import type { JsonObject } from '../common/json.js';
+import type { Policy } from '../policy/policy.js';
+import { denials, failOpen, type RestoreDecision, type Step } from './messages.js';
+import type { AuthorizationAnswer, PodCheckpoint, RestoreAccess, RestoreRef, RuntimeClassInfo } from './model.js';
+import { namespaceDenial, needsNamespaceLabels } from './namespaces.js';
+import { DependencyError, type Authorizer, type CheckpointSource, type NamespaceSource, type RuntimeClassSource } from './ports.js';
+
+/** What the rules may ask the outside world, and the policy in effect. */
+export interface RestorePorts {
+  authorizer: Authorizer;
+  checkpoints: CheckpointSource;
+  runtimeClasses: RuntimeClassSource;
+  /** Read only when the policy restricts namespaces by label. */
+  namespaces: NamespaceSource;
+  /** The policy in effect, read once per review so a live change never splits one review. */
+  policy: () => Policy;
+  /** Why the configured policy is not in effect yet (restores are then denied), or undefined. */
+  policyUnavailable?: () => string | undefined;
+  now?: () => number;
+}
+
+/** Everything known about a Pod CREATE that restores, gathered in a fixed order. */
+export interface CreateFacts {
+  pod: JsonObject;
+  ref: RestoreRef;
+  user: UserInfo;
+  access: RestoreAccess;
+  authorization: AuthorizationAnswer;
+  /** undefined: not found, or never read because the requester is not authorized. */
+  checkpoint?: PodCheckpoint;
+  /** null: not found; undefined: not needed (no restore options) or not read. */
+  runtimeClass?: RuntimeClassInfo | null;
+  policy: Policy;
+  /** Milliseconds since the epoch, for the checkpoint age. */
+  now: number;
+}
+
+/** The SubjectAccessReview attributes of a restore: the policy's checkpoint API and verb, on the named checkpoint. */
+export function restoreAccess(policy: Policy, namespace: string, ref: RestoreRef): RestoreAccess {
+  const { group, version, resource, verb } = policy.checkpointAPI;
+  return { verb, group, version, resource, namespace, name: ref.name };
+}
+
+/** The RuntimeClass to read, when the Pod asks for restore options. */
+export function runtimeClassToRead(pod: JsonObject, ref: RestoreRef): string | undefined {
+  const name = pod.spec !== null && typeof pod.spec === 'object' && !Array.isArray(pod.spec) ? pod.spec.runtimeClassName : undefined;
+  return Object.keys(ref.options).length > 0 && typeof name === 'string' && name !== '' ? name : undefined;
+}
+
+/** The checkpoint's name first in the audit annotations, and its node once the requester may know it. */
+export function annotated(decision: RestoreDecision, access: RestoreAccess, checkpoint?: PodCheckpoint): RestoreDecision {
+  const node: Record<string, string> = checkpoint?.nodeName ? { node: checkpoint.nodeName } : {};
+  return { ...decision, auditAnnotations: { checkpoint: access.name, ...node, ...decision.auditAnnotations } };
+}
+
+class StepFailure extends Error {
+  constructor(
+    readonly step: Step,
+    override readonly cause: DependencyError,
+  ) {
+    super(cause.message);
+  }
+}
+
+/**
+ * Gathers the facts of a restoring CREATE in the one order that leaks nothing: the namespace's labels
+ * (only with a selector), then authorization, then the checkpoint only for an authorized requester, then a
+ * RuntimeClass only when options ask for it. A namespace the policy closes, or a port that cannot answer,
+ * ends the review with a decision (fail closed, or open when the policy says so).
+ */
+export async function gatherCreateFacts(
+  ports: RestorePorts,
+  request: AdmissionRequest & { object: JsonObject },
+  namespace: string,
+  ref: RestoreRef,
+  policy: Policy,
+  deadline: Deadline,
+  options: { runtimeClass: boolean },
+): Promise<CreateFacts | RestoreDecision> {
+  const access = restoreAccess(policy, namespace, ref);
+  const call = async <T>(step: Step, fn: () => Promise<T>): Promise<T> => {
+    try {
+      if (deadline.remainingMs() <= 0) throw new DependencyError('timeout', 'the time kube-apiserver allows for this review ran out');
+      return await fn();
+    } catch (error) {
+      if (error instanceof DependencyError) throw new StepFailure(step, error);
+      throw error;
+    }
+  };
+  try {
+    const labels = needsNamespaceLabels(policy) ? await call('namespace lookup', () => ports.namespaces.labels(namespace, deadline)) : undefined;
+    const notPermitted = namespaceDenial(policy, namespace, labels);
+    if (notPermitted) return annotated(notPermitted, access);
+
+    const authorization = await call('authorization', () => ports.authorizer.authorize(request.userInfo, access, deadline));
+    const pod = request.object;
+    const facts: CreateFacts = { pod, ref, user: request.userInfo, access, authorization, policy, now: (ports.now ?? Date.now)() };
+    if (!authorization.allowed) return facts;
+    facts.checkpoint = await call('checkpoint lookup', () => ports.checkpoints.get(namespace, ref.name, deadline));
+    const runtimeClass = options.runtimeClass && facts.checkpoint ? runtimeClassToRead(pod, ref) : undefined;
+    if (runtimeClass) facts.runtimeClass = (await call('RuntimeClass lookup', () => ports.runtimeClasses.get(runtimeClass, deadline))) ?? null;
+    return facts;
+  } catch (error) {
+    if (!(error instanceof StepFailure)) throw error;
+    const denial = denials.dependency(error.cause.failure, error.cause.message, error.step, access);
+    return policy.failureMode === 'open' ? failOpen(denial) : denial;
+  }
+}

@@ -1,0 +1,29 @@
+import type { Deadline } from '../admission/request.js';
+import type { Policy } from '../policy/policy.js';
+import { decideValidation, podOnlyPrefix, runChecks, VALIDATION_CHECKS } from './create-checks.js';
+import { RestoreDecider, type RestoreCreate } from './decider.js';
+import { annotated, gatherCreateFacts, restoreAccess } from './facts.js';
+import type { RestoreDecision } from './messages.js';
+import type { RestoreReview } from './scope.js';
+import { decideUpdate } from './update-rules.js';
+
+// Checks that read only the Pod run before any outbound call (as upstream's node name check does).
+const BEFORE_ANY_CALL = podOnlyPrefix(VALIDATION_CHECKS);
+
+/**
+ * The validating webhook: the final object, after every mutating webhook, checked against the checkpoint
+ * (CREATE), and restoreFrom immutable with the spec frozen until the restore has succeeded (UPDATE).
+ */
+export class RestoreValidator extends RestoreDecider {
+  protected update(review: RestoreReview): RestoreDecision {
+    return decideUpdate(review.request.oldObject, review.request.object);
+  }
+
+  protected async create(review: RestoreCreate, policy: Policy, deadline: Deadline): Promise<RestoreDecision> {
+    const { request, namespace, ref } = review;
+    const early = runChecks(BEFORE_ANY_CALL, { pod: request.object, policy });
+    if ('outcome' in early) return annotated(early, restoreAccess(policy, namespace, ref));
+    const facts = await gatherCreateFacts(this.ports, request, namespace, ref, policy, deadline, { runtimeClass: true });
+    return 'outcome' in facts ? facts : decideValidation(facts);
+  }
+}
