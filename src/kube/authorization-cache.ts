@@ -65,8 +65,6 @@ export class CachedAuthorizer implements Authorizer {
   private readonly metrics: Metrics | undefined;
   private readonly entries = new Map<string, Entry>();
   private readonly flights = new Map<string, Flight>();
-  // Bumped by clear(): answers from calls started before it are not stored.
-  private generation = 0;
 
   constructor(
     private readonly inner: Authorizer,
@@ -86,12 +84,6 @@ export class CachedAuthorizer implements Authorizer {
     if (options.maxEntries !== undefined) next.maxEntries = Math.max(0, Math.floor(options.maxEntries));
     this.settings = next;
     this.evict();
-  }
-
-  clear(): void {
-    this.entries.clear();
-    this.flights.clear();
-    this.generation++;
   }
 
   get size(): number {
@@ -122,7 +114,6 @@ export class CachedAuthorizer implements Authorizer {
 
   private fly(key: string, user: UserInfo, access: RestoreAccess): Flight {
     const deadline = new SharedDeadline();
-    const generation = this.generation;
     // Started on the next microtask: the flight is registered and its first waiter joined before the
     // inner call reads the deadline, even if the inner authorizer throws synchronously.
     const promise = Promise.resolve()
@@ -131,7 +122,7 @@ export class CachedAuthorizer implements Authorizer {
         return this.inner.authorize(user, access, deadline);
       })
       .then((answer) => {
-        if (generation === this.generation) this.store(key, answer);
+        this.store(key, answer);
         return answer;
       })
       .finally(() => {

@@ -3,7 +3,8 @@ import type { CoreV1Event } from '@kubernetes/client-node';
 import type { ApiClient } from './api-client.js';
 import type { KubeLogger } from './logger.js';
 
-export interface EventTarget {
+/** The object an Event is about (its involvedObject). */
+export interface InvolvedObject {
   apiVersion: string;
   kind: string;
   namespace: string;
@@ -21,7 +22,7 @@ export class EventRecorder {
   ) {}
 
   /** Best effort: a failure to report is logged, never thrown. */
-  async record(target: EventTarget, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+  async record(target: InvolvedObject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
     const now = new Date();
     const body: CoreV1Event = {
       metadata: { namespace: target.namespace, generateName: `${target.name}.` },

@@ -65,10 +65,6 @@ export class ConfigMapPolicySource {
     this.cache.stop();
   }
 
-  hasSynced(): boolean {
-    return this.cache.hasSynced();
-  }
-
   private sync(): void {
     const { namespace, name, store, events } = this.options;
     const configMap = this.cache.get(namespace, name);

@@ -1,5 +1,5 @@
 import type { Metrics } from '../observability/metrics.js';
-import { toRuntimeClassInfo } from '../restore/checkpoint.js';
+import { toRuntimeClassInfo } from '../restore/runtime-class.js';
 import type { RuntimeClassInfo } from '../restore/model.js';
 import type { RuntimeClassSource } from '../restore/ports.js';
 import type { Deadline } from '../admission/request.js';

@@ -139,10 +139,6 @@ export class WatchCache {
     return this.objects.get(keyOf(namespace, name));
   }
 
-  list(): JsonObject[] {
-    return [...this.objects.values()];
-  }
-
   get size(): number {
     return this.objects.size;
   }

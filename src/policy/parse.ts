@@ -7,6 +7,8 @@ export const POLICY_API_VERSION = 'restore-guard.dev/v1alpha1';
 export const POLICY_KIND = 'RestorePolicy';
 /** A ConfigMap value is at most 1 MiB; a policy is a few hundred bytes. Refuse anything absurd early. */
 export const MAX_POLICY_BYTES = 256 * 1024;
+/** A policy has little use for YAML aliases; a low bound stops expansion bombs far below the library's 100. */
+const MAX_POLICY_ALIASES = 16;
 
 const dnsName = { type: 'string', minLength: 1, maxLength: 253, pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$' };
 const namespaceName = { type: 'string', minLength: 1, maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' };
@@ -125,7 +127,7 @@ export function parsePolicy(text: string): PolicyResult {
   }
   let document: unknown;
   try {
-    document = text.trim() === '' ? { apiVersion: POLICY_API_VERSION, kind: POLICY_KIND } : parseYaml(text, { maxAliasCount: 100 });
+    document = text.trim() === '' ? { apiVersion: POLICY_API_VERSION, kind: POLICY_KIND } : parseYaml(text, { maxAliasCount: MAX_POLICY_ALIASES });
   } catch (error) {
     return { ok: false, errors: [`not valid YAML: ${(error as Error).message}`] };
   }

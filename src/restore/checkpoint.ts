@@ -1,5 +1,5 @@
 import { arrayAt, isObject, objectAt, stringAt } from '../common/json.js';
-import type { PodCheckpoint, RuntimeClassInfo } from './model.js';
+import type { PodCheckpoint } from './model.js';
 
 /**
  * Reads a raw PodCheckpoint object. Readiness comes from the `Ready` condition; the first upstream
@@ -28,12 +28,4 @@ export function toPodCheckpoint(raw: unknown): PodCheckpoint | undefined {
     if (!checkpoint.ready) checkpoint.notReadyReason = phase ?? 'no Ready condition yet';
   }
   return checkpoint;
-}
-
-/** Reads a raw RuntimeClass (`node.k8s.io/v1`) with the KEP's `podCheckpoint` extension. */
-export function toRuntimeClassInfo(raw: unknown): RuntimeClassInfo | undefined {
-  const name = stringAt(raw, 'metadata', 'name');
-  if (!name) return undefined;
-  const allowed = arrayAt(raw, 'podCheckpoint', 'allowedRestoreOptions') ?? [];
-  return { name, allowedRestoreOptions: allowed.filter((o): o is string => typeof o === 'string') };
 }

@@ -2,7 +2,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadApiTarget, UnavailableApi } from '../../src/kube/kubeconfig.js';
+import { loadApiTarget } from '../../src/kube/api-target.js';
+import { UnavailableApi } from '../../src/kube/unavailable-api.js';
 import { DependencyError } from '../../src/restore/ports.js';
 import { manualDeadline } from '../support/deadlines.js';
 

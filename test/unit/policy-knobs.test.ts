@@ -22,15 +22,10 @@ describe('policy knobs', () => {
   let fake: FakePorts;
   let policy: Policy;
   let labels: Record<string, Record<string, string>>;
+  let now = NOW;
   const review = (webhook: 'mutate' | 'validate', pod: JsonObject, namespace = 'team-a') => {
-    const ports = { ...fake.ports(), policy: () => policy, now: () => NOW };
-    ports.namespaces = {
-      labels: async (name: string) => {
-        fake.calls.push(`namespace ${name}`);
-        if (fake.failure) throw fake.failure;
-        return labels[name];
-      },
-    };
+    for (const [name, value] of Object.entries(labels)) fake.namespaceLabels.set(name, value);
+    const ports = { ...fake.ports(), policy: () => policy, now: () => now };
     return restoreDeciders(ports)[webhook].decide(createRequest(pod, { namespace }), deadlineIn(1000));
   };
   const pinned = (spec: JsonObject = {}) => restorePod({ spec: { affinity: pinnedAffinity(), ...spec } });
@@ -41,6 +36,7 @@ describe('policy knobs', () => {
     fake.checkpoints.set('team-a/ckpt', readyCheckpoint({ completionTime: '2026-11-27T11:00:00Z' }));
     policy = defaultPolicy();
     labels = { 'team-a': { tier: 'prod' } };
+    now = NOW;
   });
 
   describe('mode', () => {
@@ -123,6 +119,16 @@ describe('policy knobs', () => {
     expect(off.warnings.join()).not.toContain('spec.hostNetwork');
   });
 
+  it('maxCheckpointAge allows a checkpoint exactly as old as the limit and denies one a millisecond older', async () => {
+    policy = policyFrom('maxCheckpointAge: 1h');
+    const completed = Date.parse('2026-11-27T11:00:00Z');
+    fake.checkpoints.set('team-a/ckpt', readyCheckpoint({ completionTime: new Date(completed).toISOString() }));
+    now = completed + 3_600_000;
+    expect((await review('validate', pinned())).allowed).toBe(true);
+    now = completed + 3_600_001;
+    expect((await review('validate', pinned())).outcome).toBe('checkpoint-too-old');
+  });
+
   it('maxCheckpointAge denies an old checkpoint and one of unknown age', async () => {
     policy = policyFrom('maxCheckpointAge: 2h');
     expect((await review('validate', pinned())).allowed).toBe(true);
@@ -186,6 +192,13 @@ describe('policy knobs', () => {
       expect(matchesSelector({ a: '1', b: 'x' }, selector)).toBe(false);
       expect(matchesSelector({ a: '1', b: 'x', d: '', e: '' }, selector)).toBe(false);
       expect(matchesSelector({ a: '2', b: 'x', d: '' }, selector)).toBe(false);
+    });
+
+    it('NotIn matches a namespace without the label at all, as Kubernetes selectors do', () => {
+      const notIn = { matchLabels: {}, matchExpressions: [{ key: 'tier', operator: 'NotIn' as const, values: ['bad'] }] };
+      expect(matchesSelector({}, notIn)).toBe(true);
+      expect(matchesSelector({ tier: 'good' }, notIn)).toBe(true);
+      expect(matchesSelector({ tier: 'bad' }, notIn)).toBe(false);
     });
   });
 
@@ -252,13 +265,24 @@ failureMode: open
     if (!result.ok) expect(result.errors.join('\n')).toContain(expected);
   });
 
-  it('refuses a very large document without parsing it', () => {
-    const result = parsePolicy(`# ${'x'.repeat(300 * 1024)}`);
-    expect(result.ok).toBe(false);
+  it('refuses a very large document, valid but for its size, without parsing it', () => {
+    const header = 'apiVersion: restore-guard.dev/v1alpha1\nkind: RestorePolicy\nmode: warn\n';
+    expect(parsePolicy(`${header}# ${'x'.repeat(200 * 1024)}`).ok).toBe(true);
+    const result = parsePolicy(`${header}# ${'x'.repeat(300 * 1024)}`);
+    expect(result).toEqual({ ok: false, errors: ['the policy is larger than 256 KiB'] });
   });
 
   it('refuses YAML alias bombs', () => {
     const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]', ...Array.from({ length: 9 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(9).fill(`*${String.fromCharCode(97 + i)}`).join(',')}]`)].join('\n');
     expect(parsePolicy(bomb).ok).toBe(false);
+  });
+
+  it('allows a few YAML aliases and refuses many, well below the YAML library\'s own bound of 100', () => {
+    const uses = (n: number) =>
+      `apiVersion: restore-guard.dev/v1alpha1\nkind: RestorePolicy\nmode: &m warn\nnamespaceModes: {${Array.from({ length: n }, (_, i) => `n${i}: *m`).join(', ')}}\n`;
+    expect(parsePolicy(uses(3)).ok).toBe(true);
+    const refused = parsePolicy(uses(50));
+    expect(refused.ok).toBe(false);
+    if (!refused.ok) expect(refused.errors.join()).toContain('alias');
   });
 });

@@ -27,6 +27,16 @@ describe('decideUpdate', () => {
     expect(decideUpdate(old, optionChanged).outcome).toBe('restore-from-changed');
   });
 
+  it('lists at most 20 changed fields, then says how many more', () => {
+    const many = edit(old, (s) => {
+      for (let i = 0; i < 25; i++) s[`field${String(i).padStart(2, '0')}`] = 'x';
+    });
+    const message = decideUpdate(old, many).status?.message ?? '';
+    expect(message).toContain('spec.field19');
+    expect(message).not.toContain('spec.field20');
+    expect(message).toMatch(/spec\.field19 and 5 more$/);
+  });
+
   it('freezes the spec until PodRestored=True (403), naming the fields', () => {
     const image = edit(old, (s) => (((s.containers as JsonObject[])[0] as JsonObject).image = 'other'));
     for (const status of [undefined, 'Unknown', 'False'] as const) {

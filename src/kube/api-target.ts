@@ -4,9 +4,6 @@ import type { RequestOptions as HttpsRequestOptions } from 'node:https';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { RefreshingTarget, type ApiTarget, type ConnectionMaterial } from './api-client.js';
-import type { AuthorizationAnswer, PodCheckpoint, RestoreAccess, RuntimeClassInfo } from '../restore/model.js';
-import type { Deadline, UserInfo } from '../admission/request.js';
-import { DependencyError, type Authorizer, type CheckpointSource, type NamespaceSource, type RuntimeClassSource } from '../restore/ports.js';
 
 export type LoadedApiTarget = { target: ApiTarget; source: string } | { target: undefined; reason: string };
 
@@ -156,30 +153,4 @@ function safeHomeDir(): string | undefined {
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
-}
-
-/**
- * Stands in for every Kubernetes adapter when there is no API configuration: each call fails as
- * unreachable, so restores are denied with the reason instead of the webhook refusing to start.
- */
-export class UnavailableApi implements Authorizer, CheckpointSource, RuntimeClassSource, NamespaceSource {
-  constructor(readonly reason: string) {}
-
-  authorize(_user: UserInfo, _access: RestoreAccess, _deadline: Deadline): Promise<AuthorizationAnswer> {
-    return Promise.reject(this.error());
-  }
-
-  get(namespace: string, name: string, deadline: Deadline): Promise<PodCheckpoint | undefined>;
-  get(name: string, deadline: Deadline): Promise<RuntimeClassInfo | undefined>;
-  get(): Promise<never> {
-    return Promise.reject(this.error());
-  }
-
-  labels(): Promise<never> {
-    return Promise.reject(this.error());
-  }
-
-  private error(): DependencyError {
-    return new DependencyError('unreachable', `the Kubernetes API server could not be reached: ${this.reason}`);
-  }
 }

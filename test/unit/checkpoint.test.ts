@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { toPodCheckpoint } from '../../src/restore/checkpoint.js';
+import { toRuntimeClassInfo } from '../../src/restore/runtime-class.js';
+
+const raw = (status: Record<string, unknown>) => ({ metadata: { name: 'c', namespace: 'team-a' }, status });
+
+describe('toPodCheckpoint', () => {
+  it('reads node, template, completion time, and readiness from the Ready condition', () => {
+    expect(toPodCheckpoint(raw({ nodeName: 'n', completionTime: 't', checkpointedPodTemplate: { spec: {} }, conditions: [{ type: 'Ready', status: 'True' }] }))).toEqual({
+      name: 'c',
+      namespace: 'team-a',
+      nodeName: 'n',
+      completionTime: 't',
+      template: { spec: {} },
+      ready: true,
+    });
+    expect(toPodCheckpoint(raw({ conditions: [{ type: 'Ready', status: 'False', reason: 'CheckpointInProgress' }] }))).toMatchObject({ ready: false, notReadyReason: 'CheckpointInProgress' });
+    expect(toPodCheckpoint(raw({ conditions: [{ type: 'Ready', status: 'Unknown' }] }))).toMatchObject({ ready: false, notReadyReason: 'Ready=Unknown' });
+  });
+
+  it("understands the first upstream revision's status.phase when there is no Ready condition", () => {
+    expect(toPodCheckpoint(raw({ phase: 'Ready' }))).toMatchObject({ ready: true });
+    expect(toPodCheckpoint(raw({ phase: 'Checkpointing' }))).toMatchObject({ ready: false, notReadyReason: 'Checkpointing' });
+    expect(toPodCheckpoint(raw({}))).toMatchObject({ ready: false, notReadyReason: 'no Ready condition yet' });
+    // The condition wins over the phase.
+    expect(toPodCheckpoint(raw({ phase: 'Ready', conditions: [{ type: 'Ready', status: 'False' }] }))).toMatchObject({ ready: false });
+  });
+
+  it('refuses an object without a name or a namespace', () => {
+    expect(toPodCheckpoint({ metadata: { name: 'c' } })).toBeUndefined();
+    expect(toPodCheckpoint({ metadata: { namespace: 'n' } })).toBeUndefined();
+  });
+});
+
+describe('toRuntimeClassInfo', () => {
+  it('reads podCheckpoint.allowedRestoreOptions, keeping only strings', () => {
+    expect(toRuntimeClassInfo({ metadata: { name: 'gvisor' }, podCheckpoint: { allowedRestoreOptions: ['tcp', 7, 'fs'] } })).toEqual({ name: 'gvisor', allowedRestoreOptions: ['tcp', 'fs'] });
+    expect(toRuntimeClassInfo({ metadata: { name: 'runc' } })).toEqual({ name: 'runc', allowedRestoreOptions: [] });
+    expect(toRuntimeClassInfo({ metadata: {} })).toBeUndefined();
+  });
+});
