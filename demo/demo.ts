@@ -5,8 +5,9 @@
 import { relative } from 'node:path';
 import { startControlPlane, type ControlPlane } from '../test/e2e/harness/controlplane.js';
 import { commandLine, kubectl, type KubectlOptions } from '../test/e2e/harness/kubectl.js';
-import { eventually } from '../test/e2e/harness/net.js';
+import { eventually, httpsRequest } from '../test/e2e/harness/net.js';
 import { REPO } from '../test/e2e/harness/paths.js';
+import { clusterClientCertificate } from '../test/e2e/harness/restoreguard.js';
 import { startSuite, type Suite } from '../test/e2e/harness/suite.js';
 
 const keep = process.argv.includes('--keep');
@@ -42,6 +43,7 @@ async function main(): Promise<void> {
   suite = await startSuite(cp, { logLevel: 'info' });
   const firstLog = suite.restoreGuard.logs.length; // the registration probes come before
   console.log(dim(`  restore-guard serving on https://127.0.0.1:${suite.restoreGuard.port} as ServiceAccount restore-guard/restore-guard`));
+  console.log(dim(`  with mTLS: it answers only kube-apiserver's webhook client certificate (--client-allowed-names=${cp.webhookClient.name})`));
   console.log(`\nexport KUBECONFIG=${cp.kubeconfig}   ${dim('# contexts: admin, alice, bob, carol')}`);
 
   say('restore-guard is registered through its shipped webhook configurations (url and caBundle set for this machine)');
@@ -75,9 +77,39 @@ async function main(): Promise<void> {
   say('   ... while metadata may change');
   await sh(['label', '-n', 'shop', 'pods.e2e.restore-guard.dev', 'cart', 'tier=web'], { as: 'alice' });
 
+  say('4. Only kube-apiserver gets answers: a forged AdmissionReview straight to restore-guard, claiming to be mallory in system:masters');
+  const forged = JSON.stringify({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: 'forged',
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      namespace: 'shop',
+      operation: 'CREATE',
+      userInfo: { username: 'mallory', groups: ['system:masters', 'system:authenticated'] },
+      object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'probe', namespace: 'shop' }, spec: { restoreFrom: { name: 'cart-1' }, containers: [] } },
+    },
+  });
+  for (const [who, client] of [
+    ['without a client certificate', {}],
+    ['with a certificate of the cluster CA for user mallory', await clusterClientCertificate(cp, 'mallory')],
+  ] as const) {
+    const outcome = await httpsRequest(`https://127.0.0.1:${suite.restoreGuard.port}/mutate`, { ca: suite.restoreGuard.ca, method: 'POST', body: forged, ...client }).then(
+      (answer) => `answered HTTP ${answer.status}`,
+      (error: NodeJS.ErrnoException) => `no answer (${error.code ?? error.message})`,
+    );
+    console.log(`  ${who}: ${outcome}`);
+    if (outcome.startsWith('answered')) throw new Error('restore-guard answered a forged review');
+  }
+  await eventually("restore-guard's warning about mallory's certificate", async () => (suite?.restoreGuard.logs.some((l) => l.clientCN === 'mallory') ? true : undefined));
+
   say("What restore-guard logged (one line per restore decision; nothing from the Pod's spec)");
   for (const entry of suite.restoreGuard.logs.slice(firstLog).filter((l) => typeof l.decision === 'string' && l.dryRun !== true)) {
     console.log(dim(`  ${JSON.stringify({ webhook: entry.webhook, operation: entry.operation, user: entry.user, checkpoint: entry.checkpoint, decision: entry.decision, reason: entry.reason })}`));
+  }
+  for (const entry of suite.restoreGuard.logs.slice(firstLog).filter((l) => typeof l.clientCN === 'string')) {
+    console.log(dim(`  ${JSON.stringify({ level: 'warn', msg: entry.msg, clientCN: entry.clientCN })}`));
   }
 
   if (keep) {

@@ -2,6 +2,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
+import { stringify } from 'yaml';
 
 /**
  * The self-signed serving certificate for clusters without cert-manager: a private CA and a serving
@@ -9,6 +10,10 @@ import { generate } from 'selfsigned';
  * and the webhooks' caBundle. Running it again renews: a new serving certificate every time; a new CA when
  * the current one would not outlive the new serving certificate (or on request), with the previous CA kept
  * in the bundle for an overlap so that pods still serving the previous certificate stay trusted.
+ *
+ * The same CA also signs the API server's client certificate for mTLS (`--client-ca-file` with the bundle,
+ * `--client-allowed-names` with its CN), with a kubeconfig for kube-apiserver's
+ * `--admission-control-config-file` that presents it to the webhook's Service.
  */
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -24,6 +29,13 @@ export interface CertificateFiles {
   caBundle: string;
   /** base64 of caBundle, the value of webhooks[].clientConfig.caBundle. */
   caBundleBase64: string;
+  /** The API server's client certificate for calling the webhook (mTLS), signed by the CA, and its key. */
+  clientCert: string;
+  clientKey: string;
+  /** A kubeconfig for the API server's WebhookAdmissionConfiguration: that pair, for the webhook's Service. */
+  clientKubeconfig: string;
+  /** An AdmissionConfiguration for --admission-control-config-file, pointing at the kubeconfig (see its comment). */
+  admissionConfig: string;
 }
 
 export function certificateFiles(outDir: string): CertificateFiles {
@@ -34,6 +46,10 @@ export function certificateFiles(outDir: string): CertificateFiles {
     tlsKey: join(outDir, 'tls.key'),
     caBundle: join(outDir, 'ca-bundle.crt'),
     caBundleBase64: join(outDir, 'ca-bundle.b64'),
+    clientCert: join(outDir, 'apiserver-client.crt'),
+    clientKey: join(outDir, 'apiserver-client.key'),
+    clientKubeconfig: join(outDir, 'apiserver-admission-kubeconfig.yaml'),
+    admissionConfig: join(outDir, 'apiserver-admission-config.yaml'),
   };
 }
 
@@ -49,6 +65,10 @@ export interface RenewOptions {
   overlapDays?: number;
   /** A new CA is made when the current one has less than leafValidityDays + this left. */
   caRenewMarginDays?: number;
+  /** The subject CN of the API server's client certificate: what --client-allowed-names must list. */
+  clientName?: string;
+  /** Where the kubeconfig will be on the control plane hosts (the AdmissionConfiguration names it; absolute). */
+  clientKubeconfigPath?: string;
   now?: Date;
 }
 
@@ -59,6 +79,8 @@ export const DEFAULTS = {
   caValidityDays: 3650,
   overlapDays: 30,
   caRenewMarginDays: 30,
+  clientName: 'kube-apiserver-admission-client',
+  clientKubeconfigPath: '/etc/kubernetes/restore-guard/apiserver-admission-kubeconfig.yaml',
 } as const;
 
 export interface IssuedCertificate {
@@ -73,6 +95,10 @@ export interface RenewResult {
   dnsNames: string[];
   ca: IssuedCertificate & { created: boolean; reason: string };
   serving: IssuedCertificate & { issuer: string };
+  /** The API server's client certificate (subject CN `clientName`). */
+  client: IssuedCertificate & { commonName: string };
+  /** The kubeconfig user names it is presented for: the webhook's Service, as kube-apiserver looks it up. */
+  clientUsers: string[];
   /** The CAs in the bundle, current first. */
   bundle: IssuedCertificate[];
   /** CAs that were in the previous bundle and are not any more (expired, or their overlap ended). */
@@ -180,6 +206,54 @@ async function issueServing(ca: KeyedCertificate, dnsNames: string[], now: numbe
   return { cert: new X509Certificate(result.cert), pem: result.cert, key: result.private };
 }
 
+async function issueClient(ca: KeyedCertificate, commonName: string, now: number, validityDays: number): Promise<KeyedCertificate> {
+  const notAfter = Math.min(now + validityDays * DAY_MS, Date.parse(ca.cert.validTo));
+  const result = await generate([{ name: 'commonName', value: commonName }], {
+    keyType: 'ec',
+    curve: 'P-256',
+    algorithm: 'sha256',
+    notBeforeDate: new Date(now - BACKDATE_MS),
+    notAfterDate: new Date(notAfter),
+    ca: { key: ca.key, cert: ca.pem },
+    extensions: [
+      { name: 'basicConstraints', cA: false, critical: true },
+      { name: 'keyUsage', digitalSignature: true, critical: true },
+      { name: 'extKeyUsage', clientAuth: true },
+    ],
+  });
+  return { cert: new X509Certificate(result.cert), pem: result.cert, key: result.private };
+}
+
+/**
+ * kube-apiserver picks the credentials for a webhook by the Service's `<name>.<namespace>.svc:<port>` (also
+ * without `:443`), so the user is named that way; the data is embedded, so the file stands alone.
+ */
+export function admissionKubeconfigYaml(users: string[], client: { cert: string; key: string }): string {
+  const b64 = (text: string) => Buffer.from(text.endsWith('\n') ? text : `${text}\n`).toString('base64');
+  return stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    users: users.map((name) => ({ name, user: { 'client-certificate-data': b64(client.cert), 'client-key-data': b64(client.key) } })),
+  });
+}
+
+/** kube-apiserver's --admission-control-config-file: both webhook admission plugins use the kubeconfig. */
+export function admissionConfigurationYaml(kubeconfigPath: string): string {
+  const configuration = () => ({ apiVersion: 'apiserver.config.k8s.io/v1', kind: 'WebhookAdmissionConfiguration', kubeConfigFile: kubeconfigPath });
+  return (
+    `# kube-apiserver --admission-control-config-file: present the client certificate in\n` +
+    `# ${kubeconfigPath} (copy apiserver-admission-kubeconfig.yaml there) when calling webhooks.\n` +
+    stringify({
+      apiVersion: 'apiserver.config.k8s.io/v1',
+      kind: 'AdmissionConfiguration',
+      plugins: [
+        { name: 'ValidatingAdmissionWebhook', configuration: configuration() },
+        { name: 'MutatingAdmissionWebhook', configuration: configuration() },
+      ],
+    })
+  );
+}
+
 /**
  * Which earlier CAs stay trusted: those not expired whose successor (the next CA made after them) is
  * younger than the overlap. The CA in use is always first.
@@ -222,6 +296,8 @@ export async function renewCertificates(options: RenewOptions): Promise<RenewRes
   if (!reason) reason = 'the CA is valid long enough';
 
   const serving = await issueServing(ca, dnsNames, now, settings.leafValidityDays);
+  const client = await issueClient(ca, settings.clientName, now, settings.leafValidityDays);
+  const clientUsers = [`${settings.service}.${settings.namespace}.svc:443`];
   const earlier = previousCa ? [previousCa.cert, ...previousBundle] : previousBundle;
   const { bundle, dropped } = chooseBundle(ca.cert, earlier, now, settings.overlapDays * DAY_MS);
   const bundlePem = bundle.map((cert) => cert.toString().trim()).join('\n') + '\n';
@@ -234,12 +310,18 @@ export async function renewCertificates(options: RenewOptions): Promise<RenewRes
   await writeAtomic(files.caBundleBase64, Buffer.from(bundlePem).toString('base64'), 0o644);
   await writeAtomic(files.tlsKey, serving.key, 0o600);
   await writeAtomic(files.tlsCert, serving.pem, 0o644);
+  await writeAtomic(files.clientKey, client.key, 0o600);
+  await writeAtomic(files.clientCert, client.pem, 0o644);
+  await writeAtomic(files.clientKubeconfig, admissionKubeconfigYaml(clientUsers, { cert: client.pem, key: client.key }), 0o600);
+  await writeAtomic(files.admissionConfig, admissionConfigurationYaml(settings.clientKubeconfigPath), 0o644);
 
   return {
     files,
     dnsNames,
     ca: { ...describe(ca.cert), created: ca !== previousCa, reason },
     serving: { ...describe(serving.cert), issuer: serving.cert.issuer },
+    client: { ...describe(client.cert), commonName: settings.clientName },
+    clientUsers,
     bundle: bundle.map(describe),
     dropped: dropped.map(describe),
   };

@@ -2,6 +2,8 @@ import { parseArgs } from 'node:util';
 import type { LevelWithSilent } from 'pino';
 import { LOG_LEVELS } from '../observability/logger.js';
 import { parseDuration } from '../common/duration.js';
+import { parseAllowedNames } from '../server/client-identity.js';
+import { DEFAULT_INTAKE_LIMITS, MIN_INFLIGHT_BODY_BYTES, parseByteSize } from '../server/intake-limits.js';
 
 export interface ServeOptions {
   port: number;
@@ -10,6 +12,8 @@ export interface ServeOptions {
   tlsPrivateKeyFile?: string;
   /** CAs whose client certificates may call the webhook (mTLS: the API server's client certificate). */
   clientCaFile?: string;
+  /** With clientCaFile: the client certificate must name one of these (subject CN or DNS subjectAltName). */
+  clientAllowedNames?: string[];
   /** Where the development certificate goes when no certificate files are given. */
   devCertDir: string;
   metricsPort: number;
@@ -22,6 +26,10 @@ export interface ServeOptions {
   logLevel: LevelWithSilent;
   /** How long to keep serving after SIGTERM before closing listeners (endpoints need time to update). */
   shutdownDelayMs: number;
+  /** Connections the webhook port holds at once (server/intake-limits.ts; the flag parser always sets it). */
+  maxConnections?: number;
+  /** What the requests in flight may cost together, in bytes (server/intake-limits.ts; always set by the flag parser). */
+  maxInflightBodyBytes?: number;
 }
 
 export const USAGE = `restore-guard: admission webhook that decides who may restore a Pod from a PodCheckpoint
@@ -38,7 +46,11 @@ Flags of serve:
                                 certificate is made in --dev-cert-dir and reused. Both files
                                 are watched and reloaded without a restart
   --client-ca-file PATH         require a client certificate signed by one of these CAs (PEM),
-                                e.g. the API server's (mTLS); reloaded like the serving pair
+                                e.g. the API server's (mTLS); reloaded like the serving pair.
+                                The file must hold at least one PEM certificate
+  --client-allowed-names NAMES  with --client-ca-file: a client certificate must also name one
+                                of these (subject CN or DNS subjectAltName; comma-separated,
+                                repeatable); any other gets its connection closed unanswered
   --dev-cert-dir DIR            where the development certificate goes (default certs/dev)
   --metrics-port N              plain HTTP for /healthz, /readyz, /metrics (default 8080)
   --kubeconfig PATH             API server access (default: in-cluster, else $KUBECONFIG,
@@ -51,6 +63,13 @@ Flags of serve:
                                 restore-guard/restore-guard-policy)
   --log-level LEVEL             ${LOG_LEVELS.join('|')} (default info)
   --shutdown-delay DURATION     keep serving this long after SIGTERM (default 0s)
+  --max-connections N           connections the webhook port holds at once; more are closed as
+                                they are accepted (default 512)
+  --max-inflight-body-bytes SIZE
+                                what the requests in flight may cost together: bodies while they
+                                arrive, then their parsed JSON until answered; over it, 429 with
+                                Retry-After (default 48Mi, at least 16Mi; sized for the
+                                Deployment's 384Mi memory limit)
 `;
 
 export class UsageError extends Error {}
@@ -75,6 +94,7 @@ export function parseServeOptions(args: string[]): ServeOptions {
         'tls-cert-file': { type: 'string' },
         'tls-private-key-file': { type: 'string' },
         'client-ca-file': { type: 'string' },
+        'client-allowed-names': { type: 'string', multiple: true },
         'dev-cert-dir': { type: 'string' },
         'metrics-port': { type: 'string' },
         kubeconfig: { type: 'string' },
@@ -83,6 +103,8 @@ export function parseServeOptions(args: string[]): ServeOptions {
         'policy-configmap': { type: 'string' },
         'log-level': { type: 'string' },
         'shutdown-delay': { type: 'string' },
+        'max-connections': { type: 'string' },
+        'max-inflight-body-bytes': { type: 'string' },
       },
     }));
   } catch (error) {
@@ -95,6 +117,13 @@ export function parseServeOptions(args: string[]): ServeOptions {
   }
   const shutdownDelayMs = parseDuration(values['shutdown-delay'] ?? '0s');
   if (shutdownDelayMs === undefined) throw new UsageError('--shutdown-delay must be a duration such as 5s');
+  const maxConnections = Number(values['max-connections'] ?? DEFAULT_INTAKE_LIMITS.maxConnections);
+  if (!Number.isSafeInteger(maxConnections) || maxConnections < 1) throw new UsageError('--max-connections must be a whole number of at least 1');
+  const maxInflightBodyBytes =
+    values['max-inflight-body-bytes'] === undefined ? DEFAULT_INTAKE_LIMITS.maxInflightBodyBytes : parseByteSize(values['max-inflight-body-bytes']);
+  if (maxInflightBodyBytes === undefined || maxInflightBodyBytes < MIN_INFLIGHT_BODY_BYTES) {
+    throw new UsageError('--max-inflight-body-bytes must be a size such as 48Mi, at least 16Mi');
+  }
   const options: ServeOptions = {
     port: port(values.port, '--port', 8443),
     bindAddress: values['bind-address'] ?? '0.0.0.0',
@@ -102,10 +131,18 @@ export function parseServeOptions(args: string[]): ServeOptions {
     metricsPort: port(values['metrics-port'], '--metrics-port', 8080),
     logLevel,
     shutdownDelayMs,
+    maxConnections,
+    maxInflightBodyBytes,
   };
   if (values['tls-cert-file']) options.tlsCertFile = values['tls-cert-file'];
   if (values['tls-private-key-file']) options.tlsPrivateKeyFile = values['tls-private-key-file'];
   if (values['client-ca-file']) options.clientCaFile = values['client-ca-file'];
+  if (values['client-allowed-names'] !== undefined) {
+    if (!options.clientCaFile) throw new UsageError('--client-allowed-names needs --client-ca-file: names are only checked on certificates that CA verified');
+    const names = parseAllowedNames(values['client-allowed-names']);
+    if (names.length === 0) throw new UsageError('--client-allowed-names needs at least one name');
+    options.clientAllowedNames = names;
+  }
   if (values.kubeconfig) options.kubeconfig = values.kubeconfig;
   if (values['service-account-dir']) options.serviceAccountDir = values['service-account-dir'];
   if (values['policy-file']) options.policyFile = values['policy-file'];

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { AdmissionHandler } from '../admission/handler.js';
 import { createLogger, type Logger } from '../observability/logger.js';
@@ -9,7 +10,7 @@ import { restoreDeciders } from '../restore/webhooks.js';
 import { ensureDevCertificate } from '../server/dev-certificate.js';
 import { createOpsServer } from '../server/ops-server.js';
 import { createWebhookServer, secureContextOptions } from '../server/webhook-server.js';
-import { CertificateReloader, readTlsMaterial, type TlsFiles, type TlsMaterial } from '../server/certificate-reloader.js';
+import { CertificateReloader, clientCaProblem, readTlsMaterial, type TlsFiles, type TlsMaterial } from '../server/certificate-reloader.js';
 import { connectApi } from './api-wiring.js';
 import type { ServeOptions } from './options.js';
 import { StartupError } from './startup-error.js';
@@ -27,6 +28,23 @@ export interface RunningWebhook {
  * after the preStop sleep: 5 s of shutdown delay plus this ends well before the kubelet's SIGKILL.
  */
 const DRAIN_LIMIT_MS = 10_000;
+
+/**
+ * --client-ca-file must hold a usable CA: an empty, unreadable or certificate-less file would otherwise
+ * leave the webhook serving without mTLS, which the admin asked for. Startup fails instead.
+ */
+async function checkClientCaFile(file: string, text?: string): Promise<void> {
+  let pem = text;
+  if (pem === undefined) {
+    try {
+      pem = await readFile(file, 'utf8');
+    } catch (error) {
+      throw new StartupError(`--client-ca-file ${file} cannot be read (${(error as Error).message}); not starting without the mTLS that was asked for`);
+    }
+  }
+  const problem = clientCaProblem(pem);
+  if (problem) throw new StartupError(`--client-ca-file ${file} is not usable: ${problem}; not starting without the mTLS that was asked for`);
+}
 
 /** The serving pair (and client CAs) and the files they come from, which the reloader follows. */
 async function loadTls(options: ServeOptions, logger: Logger): Promise<TlsMaterial & { files: TlsFiles }> {
@@ -46,6 +64,8 @@ async function loadTls(options: ServeOptions, logger: Logger): Promise<TlsMateri
 
 /** Starts the webhook and its operations port; resolves once both listen. */
 export async function startWebhook(options: ServeOptions, logger: Logger = createLogger(options.logLevel)): Promise<RunningWebhook> {
+  // First, before anything starts that would keep the process alive.
+  if (options.clientCaFile) await checkClientCaFile(options.clientCaFile);
   const metrics = createMetrics();
   const store = new PolicyStore({ logger, metrics });
   if (options.policyConfigMap) store.expect(`ConfigMap ${options.policyConfigMap.namespace}/${options.policyConfigMap.name}`);
@@ -59,6 +79,7 @@ export async function startWebhook(options: ServeOptions, logger: Logger = creat
     throw new StartupError(unloaded);
   }
   const tls = await loadTls(options, logger);
+  if (options.clientCaFile) await checkClientCaFile(options.clientCaFile, tls.clientCa ?? '');
   const api = await connectApi(options, store, logger, metrics);
   const ports: RestorePorts = { ...api.ports, policy: () => store.current(), policyUnavailable: () => store.unavailable() };
   const handler = new AdmissionHandler({
@@ -67,7 +88,21 @@ export async function startWebhook(options: ServeOptions, logger: Logger = creat
     metrics,
     auditContext: () => ({ 'policy-generation': String(store.generation) }),
   });
-  const webhook = createWebhookServer({ tls, ...(tls.clientCa ? { clientCa: tls.clientCa } : {}), handler, logger });
+  if (options.clientCaFile && !options.clientAllowedNames) {
+    logger.warn({ clientCaFile: options.clientCaFile }, 'mTLS without --client-allowed-names: any client certificate the client CA signed gets answers');
+  }
+  const webhook = createWebhookServer({
+    tls,
+    ...(options.clientCaFile ? { clientCa: tls.clientCa ?? '' } : {}),
+    ...(options.clientAllowedNames ? { clientIdentity: { allowedNames: options.clientAllowedNames, metrics } } : {}),
+    handler,
+    logger,
+    limits: {
+      ...(options.maxConnections ? { maxConnections: options.maxConnections } : {}),
+      ...(options.maxInflightBodyBytes ? { maxInflightBodyBytes: options.maxInflightBodyBytes } : {}),
+    },
+    metrics,
+  });
   const certificates = new CertificateReloader({
     files: tls.files,
     initial: tls,

@@ -18,8 +18,12 @@ export interface Metrics {
   servingCertificateExpiry: Gauge;
   /** Changed certificate, key or client CA files seen, by result (success|error). */
   certificateReloads: Counter<'result'>;
+  /** Connections closed after the mTLS handshake because the client certificate named none of --client-allowed-names. */
+  clientIdentityRefusals: Counter;
   policyReloads: Counter<'source' | 'result'>;
   failOpen: Counter<'webhook'>;
+  /** Requests (and connections) refused by the intake limits, by reason (server/intake-limits.ts). */
+  requestsRefused: Counter<'reason'>;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -105,6 +109,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       labelNames: ['result'],
       registers,
     }),
+    clientIdentityRefusals: new Counter({
+      name: 'restore_guard_client_certificates_refused_total',
+      help: 'Connections closed without an answer because their verified client certificate named none of --client-allowed-names.',
+      registers,
+    }),
     policyReloads: new Counter({
       name: 'restore_guard_policy_reloads_total',
       help: 'Policy documents read, by source (file|configmap) and result (accepted|unchanged|rejected).',
@@ -115,6 +124,15 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: 'restore_guard_fail_open_total',
       help: 'Restores allowed WITHOUT a complete check because the policy says failureMode: open.',
       labelNames: ['webhook'],
+      registers,
+    }),
+    requestsRefused: new Counter({
+      name: 'restore_guard_requests_refused_total',
+      help:
+        'Requests refused to protect memory, by reason: body-budget (429, too many body bytes in flight), stalled-upload (408, cut to make room), ' +
+        'too-complex (413, JSON too costly to parse), too-large (413, over 7 MiB), timeout (408, request not arrived within 30 s or headers within 10 s), ' +
+        'connection-limit (connection closed on accept, over --max-connections).',
+      labelNames: ['reason'],
       registers,
     }),
   };

@@ -52,17 +52,24 @@ export function checkTlsMaterial(material: TlsMaterial, now: number = Date.now()
   if (now >= notAfter.getTime()) return { ok: false, reason: `the certificate expired at ${notAfter.toISOString()}` };
   if (now < notBefore.getTime()) return { ok: false, reason: `the certificate is not valid before ${notBefore.toISOString()}` };
   if (material.clientCa !== undefined) {
-    const blocks = material.clientCa.match(PEM_CERTIFICATE) ?? [];
-    if (blocks.length === 0) return { ok: false, reason: 'the client CA file holds no PEM certificate' };
-    for (const block of blocks) {
-      try {
-        new X509Certificate(block);
-      } catch (error) {
-        return { ok: false, reason: `a client CA certificate does not parse: ${(error as Error).message}` };
-      }
-    }
+    const problem = clientCaProblem(material.clientCa);
+    if (problem) return { ok: false, reason: problem };
   }
   return { ok: true, notAfter, notBefore, fingerprint: cert.fingerprint256 };
+}
+
+/** Why the text of a client CA file cannot be used (no PEM certificate in it, or one that does not parse), or undefined. */
+export function clientCaProblem(pem: string): string | undefined {
+  const blocks = pem.match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0) return 'the client CA file holds no PEM certificate';
+  for (const block of blocks) {
+    try {
+      new X509Certificate(block);
+    } catch (error) {
+      return `a client CA certificate does not parse: ${(error as Error).message}`;
+    }
+  }
+  return undefined;
 }
 
 export async function readTlsMaterial(files: TlsFiles): Promise<TlsMaterial> {

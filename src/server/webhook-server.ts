@@ -3,9 +3,21 @@ import type { SecureContextOptions } from 'node:tls';
 import type { AdmissionHandler } from '../admission/handler.js';
 import { statusBody } from '../admission/response.js';
 import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { Webhook } from '../admission/request.js';
+import { pinClientIdentities, type ClientIdentityPolicy } from './client-identity.js';
 import { deadlineAfter, outboundBudgetMs } from './deadline.js';
 import type { PemPair } from './dev-certificate.js';
+import {
+  DEFAULT_INTAKE_LIMITS,
+  HANDSHAKE_TIMEOUT_MS,
+  installIntakeLimits,
+  intakeClientErrorHandler,
+  IntakeRefusal,
+  REQUEST_TIMEOUT_MS,
+  type IntakeLimits,
+  type RefusalReason,
+} from './intake-limits.js';
 
 /** kube-apiserver keeps idle connections for 90 s; closing earlier makes it write into dead sockets. */
 export const KEEP_ALIVE_TIMEOUT_MS = 120_000;
@@ -21,19 +33,33 @@ export interface WebhookServerOptions {
   tls: PemPair;
   /** With it, only clients presenting a certificate signed by one of these CAs get through the handshake (mTLS). */
   clientCa?: string;
+  /** With clientCa: only certificates naming one of these identities get an answer (client-identity.ts). */
+  clientIdentity?: ClientIdentityPolicy;
   handler: AdmissionHandler;
   logger: Logger;
+  /** Connection cap and in-flight body budget (intake-limits.ts); defaults fit the Deployment's 384Mi. */
+  limits?: Partial<IntakeLimits>;
+  /** Counts requests and connections refused by those limits. */
+  metrics?: Pick<Metrics, 'requestsRefused'>;
 }
 
 /** The HTTPS admission server: HTTP only, no decisions; every reply is JSON. */
 export function createWebhookServer(options: WebhookServerOptions) {
+  const refused = (reason: RefusalReason) => options.metrics?.requestsRefused.inc({ reason });
   const app = fastify({
     https: {
       ...secureContextOptions(options.tls, options.clientCa),
       ...(options.clientCa ? { requestCert: true, rejectUnauthorized: true } : {}),
+      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
     },
     http2: false,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    // Slow senders (intake-limits.ts): a request must arrive within 30 s, kube-apiserver's longest wait; a
+    // connection may be silent as long as a kept-alive one (also while a review is decided, and before its
+    // first request: kube-apiserver may dial one and use it later).
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    connectionTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    clientErrorHandler: intakeClientErrorHandler(refused),
     bodyLimit: BODY_LIMIT_BYTES,
     loggerInstance: options.logger,
     // One log line per restore decision comes from the admission layer; per-request logs would flood.
@@ -44,13 +70,21 @@ export function createWebhookServer(options: WebhookServerOptions) {
     onConstructorPoisoning: 'ignore',
   });
 
+  if (options.clientIdentity) {
+    if (!options.clientCa) throw new Error('pinned client identities need a client CA (mTLS)');
+    pinClientIdentities(app.server, options.clientIdentity, options.logger);
+  }
+
   app.setErrorHandler((error: FastifyError, _request, reply) => {
+    // The intake limits' refusals (429 no room, 408 stalled upload, 413 too complex) carry their own Status.
+    if (error instanceof IntakeRefusal) return error.send(reply);
     // Parser and limit errors (bad JSON, empty body, too large, wrong media type) get a JSON Status.
     const statusCode = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     if (statusCode === 500) options.logger.error({ err: error }, 'unexpected error in the webhook server');
     const body = statusBody('BadRequest', statusCode === 500 ? 'internal error' : error.message);
     return reply.code(statusCode).send({ ...body, code: statusCode, reason: statusCode === 500 ? 'InternalError' : body.reason });
   });
+  installIntakeLimits(app, { limits: { ...DEFAULT_INTAKE_LIMITS, ...options.limits }, bodyLimit: BODY_LIMIT_BYTES, onRefused: refused });
   app.setNotFoundHandler((_request, reply) =>
     reply.code(404).send({ apiVersion: 'v1', kind: 'Status', status: 'Failure', code: 404, reason: 'NotFound', message: 'only POST /mutate and POST /validate are served here' }),
   );

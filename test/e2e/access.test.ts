@@ -43,6 +43,8 @@ async function mutate(restoreGuard: RestoreGuard, user: UserName): Promise<{ all
   };
   const answer = await httpsRequest(`https://127.0.0.1:${restoreGuard.port}/mutate?timeout=10s`, {
     ca: restoreGuard.ca,
+    // As kube-apiserver calls it: restore-guard answers only its webhook client certificate.
+    ...restoreGuard.apiServerClient,
     method: 'POST',
     body: JSON.stringify(review),
   });

@@ -54,6 +54,7 @@ describe('manifests/ applies with server-side dry-run', () => {
       writeFileSync(join(generated, 'tls.key'), pair.key);
       writeFileSync(join(generated, 'ca.crt'), ca);
       writeFileSync(join(generated, 'ca-bundle.b64'), Buffer.from(ca).toString('base64'));
+      writeFileSync(join(generated, 'ca-bundle.crt'), ca);
     }
     const overlays = listYaml(join(copy, 'overlays')).filter((f) => f.endsWith('/kustomization.yaml'));
     expect(overlays.length).toBeGreaterThan(0);

@@ -68,6 +68,31 @@ describe('npm run certs', () => {
     expect(wrongName.authorized).toBe(false);
   });
 
+  it("issues the API server's client certificate (mTLS) from the same CA, with the kubeconfig and AdmissionConfiguration that present it", async () => {
+    const out = mkdtempSync(join(tmpdir(), 'rg-certs-'));
+    const { stdout } = await run(process.execPath, [join(ROOT, 'dist', 'certs', 'main.js'), '--out', out, '--client-name', 'apiserver-webhooks', '--kubeconfig-path', '/srv/k8s/rg.yaml']);
+    expect(stdout).toContain('API server client certificate apiserver-webhooks');
+    const files = certificateFiles(out);
+    const client = new X509Certificate(read(files.clientCert));
+    expect(client.subject).toBe('CN=apiserver-webhooks');
+    expect(client.ca).toBe(false);
+    expect(client.keyUsage).toEqual(['1.3.6.1.5.5.7.3.2']); // clientAuth only
+    expect(issuerIn(read(files.clientCert), bundleOf(files))).toBeDefined();
+    expect(client.checkPrivateKey(createPrivateKey(read(files.clientKey)))).toBe(true);
+    expect(statSync(files.clientKey).mode & 0o077).toBe(0);
+    expect(statSync(files.clientKubeconfig).mode & 0o077).toBe(0);
+    const kubeconfig = read(files.clientKubeconfig);
+    expect(kubeconfig).toContain('name: restore-guard.restore-guard.svc:443');
+    expect(kubeconfig).toContain(`client-certificate-data: ${Buffer.from(read(files.clientCert)).toString('base64')}`);
+    expect(kubeconfig).toContain(`client-key-data: ${Buffer.from(read(files.clientKey)).toString('base64')}`);
+    const admission = read(files.admissionConfig);
+    expect(admission.match(/kubeConfigFile: \/srv\/k8s\/rg\.yaml/g)).toHaveLength(2);
+    expect(admission).toContain('name: ValidatingAdmissionWebhook');
+    expect(admission).toContain('name: MutatingAdmissionWebhook');
+
+    await expect(run(process.execPath, [join(ROOT, 'dist', 'certs', 'main.js'), '--out', out, '--kubeconfig-path', 'relative.yaml'])).rejects.toThrow(/must be absolute/);
+  });
+
   it('renews: a new serving certificate from the same CA while the CA has time left', async () => {
     const out = mkdtempSync(join(tmpdir(), 'rg-certs-'));
     const now = new Date();

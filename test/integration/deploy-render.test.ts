@@ -8,8 +8,12 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { parseCertificates, renewCertificates } from '../../src/certs/authority.js';
+import { parseServeOptions } from '../../src/cli/options.js';
 import { parsePolicy } from '../../src/policy/parse.js';
+import { issueClientCertificate } from '../support/client-certs.js';
 import { at } from '../support/json-path.js';
+import { SecretVolume } from '../support/secret-volume.js';
+import { startWebhookProcess } from '../support/webhook-process.js';
 
 /**
  * Renders the base, both overlays, the examples and (when present) the stand-in component with kustomize,
@@ -131,6 +135,66 @@ describe('kustomize renders', () => {
     }
   });
 
+  it('the self-signed overlay turns on mTLS with a pinned name: the API server certificate `npm run certs` issues is answered, nothing else', async () => {
+    const generated = join(work, 'manifests', 'overlays', 'self-signed', 'generated');
+    const issued = await renewCertificates({ outDir: generated });
+    const docs = await render(join(work, 'manifests', 'overlays', 'self-signed'));
+    const secret = docs.find((d) => name(d) === 'Secret/restore-guard-tls') as Obj;
+    const clientCa = docs.find((d) => name(d) === 'ConfigMap/restore-guard-client-ca') as Obj;
+    expect(at(clientCa, 'metadata', 'namespace')).toBe('restore-guard');
+    expect(at(clientCa, 'data', 'ca.crt')).toBe(readFileSync(issued.files.caBundle, 'utf8'));
+    const pod = at(docs.find((d) => d.kind === 'Deployment'), 'spec', 'template', 'spec') as Obj;
+    const container = at(pod, 'containers', 0) as Obj;
+    const [, ...flags] = (container.args as string[]).map(String);
+    const options = parseServeOptions(flags);
+    expect(options.clientAllowedNames).toEqual([issued.client.commonName]);
+    const mount = (container.volumeMounts as Obj[]).find((m) => String(options.clientCaFile).startsWith(`${String(m.mountPath)}/`)) as Obj;
+    expect((pod.volumes as Obj[]).find((v) => v.name === mount.name)).toEqual({ name: mount.name, configMap: { name: 'restore-guard-client-ca' } });
+    // With the pin in place, the admission port is open to every address.
+    const policy = docs.find((d) => d.kind === 'NetworkPolicy') as Obj;
+    expect((at(policy, 'spec', 'ingress') as Obj[]).find((rule) => (rule.ports as Obj[]).some((p) => p.port === 8443))?.from).toEqual([{ ipBlock: { cidr: '0.0.0.0/0' } }, { ipBlock: { cidr: '::/0' } }]);
+    // What the API server gets to present it: a kubeconfig user for the webhook's Service, and the AdmissionConfiguration.
+    const kubeconfig = parseAllDocuments(readFileSync(issued.files.clientKubeconfig, 'utf8'))[0]?.toJS() as Obj;
+    const users = kubeconfig.users as Array<{ name: string; user: Record<string, string> }>;
+    expect(users.map((u) => u.name)).toEqual(['restore-guard.restore-guard.svc:443']);
+    expect(Buffer.from(String(users[0]?.user['client-certificate-data']), 'base64').toString()).toBe(readFileSync(issued.files.clientCert, 'utf8'));
+    const admission = parseAllDocuments(readFileSync(issued.files.admissionConfig, 'utf8'))[0]?.toJS() as Obj;
+    expect((admission.plugins as Obj[]).map((p) => [p.name, at(p, 'configuration', 'kind')])).toEqual([
+      ['ValidatingAdmissionWebhook', 'WebhookAdmissionConfiguration'],
+      ['MutatingAdmissionWebhook', 'WebhookAdmissionConfiguration'],
+    ]);
+
+    // The rendered Secret and ConfigMap, mounted as the pod would see them, served by the built binary with the rendered flags.
+    const volume = new SecretVolume(mkdtempSync(join(tmpdir(), 'rg-rendered-')));
+    const decoded = (key: string) => Buffer.from(String(at(secret, 'data', key)), 'base64').toString();
+    volume.write({ 'tls.crt': decoded('tls.crt'), 'tls.key': decoded('tls.key'), 'ca.crt': String(at(clientCa, 'data', 'ca.crt')) });
+    const local = flags.map((flag) =>
+      flag.replace(String(options.tlsCertFile), volume.file('tls.crt')).replace(String(options.tlsPrivateKeyFile), volume.file('tls.key')).replace(String(options.clientCaFile), volume.file('ca.crt')),
+    );
+    const kept = local.filter((flag) => /^--(tls-|client-)/.test(flag));
+    const webhook = await startWebhookProcess(kept, { KUBECONFIG: '/nonexistent/kubeconfig' });
+    try {
+      const bundle = readFileSync(issued.files.caBundle, 'utf8');
+      const call = (client: { cert?: string; key?: string }) =>
+        new Promise<number | string>((resolve) => {
+          const socket = connect({ host: '127.0.0.1', port: webhook.webhookPort, ca: bundle, servername: 'restore-guard.restore-guard.svc', ...client }, () => {
+            socket.write('GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n');
+          });
+          let text = '';
+          socket.on('data', (chunk: Buffer) => (text += String(chunk)));
+          socket.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+          socket.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d+)/.exec(text)?.[1] ?? 0)));
+        });
+      const apiServer = { cert: readFileSync(issued.files.clientCert, 'utf8'), key: readFileSync(issued.files.clientKey, 'utf8') };
+      expect(await call(apiServer)).toBe(404); // answered (only /mutate and /validate exist)
+      const ca = { cert: readFileSync(issued.files.caCert, 'utf8'), key: readFileSync(issued.files.caKey, 'utf8') };
+      expect(await call(await issueClientCertificate(ca, 'mallory'))).toBe(0); // closed, nothing answered
+      expect(await call({})).not.toBe(404);
+    } finally {
+      await webhook.stop();
+    }
+  });
+
   it('the examples', async () => {
     const docs = await render(join(work, 'manifests', 'examples'));
     expect(docs.map(name).sort()).toEqual(
@@ -166,6 +230,7 @@ describe('kustomize renders', () => {
     expect(at(policy, 'spec', 'ingress', 0, 'from')).toEqual([{ ipBlock: { cidr: '192.0.2.0/24' } }]);
     const container = at(docs.find((d) => d.kind === 'Deployment'), 'spec', 'template', 'spec', 'containers', 0) as Obj;
     expect(container.args).toContain('--client-ca-file=/etc/restore-guard/client-ca/ca.crt');
+    expect(parseServeOptions((container.args as string[]).slice(1)).clientAllowedNames).toEqual(['kube-apiserver-admission-client']);
   });
 
   it('the base with the stand-in PodCheckpoint CRD component (for clusters without the upstream API)', async () => {

@@ -78,7 +78,9 @@ export function slowSender(options: SlowSenderOptions): SlowSender {
       let sent = 0;
       const write = (bytes: Buffer) => {
         if (socket.destroyed) return;
-        socket.write(options.contentLength === undefined ? Buffer.concat([Buffer.from(`${bytes.length.toString(16)}\r\n`), bytes, Buffer.from('\r\n')]) : bytes);
+        socket.write(
+          options.contentLength === undefined ? Buffer.concat([Buffer.from(`${bytes.length.toString(16)}\r\n`), bytes, Buffer.from('\r\n')]) : bytes,
+        );
         sent += bytes.length;
       };
       let upfront = Math.min(options.upfront ?? 0, total - 1);

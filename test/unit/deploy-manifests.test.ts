@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { DEFAULTS } from '../../src/certs/authority.js';
 import { parseServeOptions } from '../../src/cli/options.js';
 import { parsePolicy } from '../../src/policy/parse.js';
 import { defaultPolicy } from '../../src/policy/policy.js';
@@ -227,17 +228,27 @@ describe('Service and NetworkPolicy', () => {
     expect(https.targetPort).toBe('https');
   });
 
-  it('lets only IP blocks (the API server) reach 8443, keeps the metrics port open, and nothing else', () => {
+  it('admits nobody to 8443 in the base (an overlay or the admin lists who), keeps the metrics port open, and nothing else', () => {
     const policy = one('NetworkPolicy', 'restore-guard');
     expect(selects(at(policy, 'spec', 'podSelector', 'matchLabels'))).toBe(true);
     expect(at(policy, 'spec', 'policyTypes')).toEqual(['Ingress']);
     const rules = arr(at(policy, 'spec', 'ingress')).map(obj);
-    const ports = rules.flatMap((rule) => arr(rule.ports).map((p) => at(p, 'port')));
-    expect(ports.sort()).toEqual([8080, 8443]);
+    // A rule without `from` admits every source: only the metrics port may have one.
+    expect(rules).toEqual([{ ports: [{ protocol: 'TCP', port: 8080 }] }]);
+  });
+
+  it('the example admits 8443 from listed CIDRs only (IP blocks, never pods or namespaces by label, never everything)', () => {
+    const patch = obj(documents(join(MANIFESTS, 'examples', 'networkpolicy-control-plane-patch.yaml'))[0]);
+    const rules = arr(at(patch, 'spec', 'ingress')).map(obj);
     const admission = rules.find((rule) => arr(rule.ports).some((p) => at(p, 'port') === 8443)) as Obj;
     const peers = arr(admission.from).map(obj);
     expect(peers.length).toBeGreaterThan(0);
-    for (const peer of peers) expect(Object.keys(peer)).toEqual(['ipBlock']);
+    for (const peer of peers) {
+      expect(Object.keys(peer)).toEqual(['ipBlock']);
+      expect(['0.0.0.0/0', '::/0']).not.toContain(at(peer, 'ipBlock', 'cidr'));
+    }
+    // It replaces the list, so it must keep the probes' port.
+    expect(rules.some((rule) => arr(rule.ports).some((p) => at(p, 'port') === 8080) && rule.from === undefined)).toBe(true);
   });
 });
 
@@ -347,6 +358,27 @@ describe('overlays and examples', () => {
     const kinds = arr(kustomization.replacements).flatMap((r) => arr(at(r, 'targets')).map((t) => at(t, 'select', 'kind')));
     expect(kinds.sort()).toEqual(['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']);
     expect(readFileSync(join(MANIFESTS, 'overlays', 'self-signed', 'generated', '.gitignore'), 'utf8')).toMatch(/^\*$/m);
+  });
+
+  it('self-signed: mTLS with a pinned name (the CA bundle as client CA, the CN `npm run certs` issues), and only then 8443 open to all', () => {
+    const kustomization = overlay('self-signed', 'kustomization.yaml')[0] as Obj;
+    const clientCa = arr(kustomization.configMapGenerator).map(obj).find((g) => g.name === 'restore-guard-client-ca') as Obj;
+    expect(clientCa).toMatchObject({ namespace: 'restore-guard', files: ['ca.crt=generated/ca-bundle.crt'], options: { disableNameSuffixHash: true } });
+    const patches = arr(kustomization.patches).map(obj);
+    const patchOf = (kind: string) => arr(documents(join(MANIFESTS, 'overlays', 'self-signed', String(patches.find((p) => at(p, 'target', 'kind') === kind)?.path)))[0]).map(obj);
+    const mtls = patchOf('Deployment');
+    const added = mtls.filter((op) => op.path === '/spec/template/spec/containers/0/args/-').map((op) => String(op.value));
+    const options = parseServeOptions([...arr(container.args).slice(1).map(String), ...added]);
+    expect(options.clientAllowedNames).toEqual([DEFAULTS.clientName]);
+    const mount = obj(mtls.find((op) => op.path === '/spec/template/spec/containers/0/volumeMounts/-')?.value);
+    expect(dirname(String(options.clientCaFile))).toBe(mount.mountPath);
+    const volume = obj(mtls.find((op) => op.path === '/spec/template/spec/volumes/-')?.value);
+    expect(volume).toEqual({ name: mount.name, configMap: { name: 'restore-guard-client-ca' } });
+    // The example patch is the same setup, for other overlays.
+    expect(documents(join(MANIFESTS, 'examples', 'mtls-patch.yaml'))[0]).toEqual(mtls);
+
+    const [rule] = patchOf('NetworkPolicy');
+    expect(rule).toMatchObject({ op: 'add', path: '/spec/ingress/-', value: { ports: [{ protocol: 'TCP', port: 8443 }] } });
   });
 
   it('examples: podcheckpoint-restorer grants only `restore` on podcheckpoints, and a RoleBinding uses it', () => {

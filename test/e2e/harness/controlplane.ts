@@ -1,12 +1,14 @@
 // A real control plane on loopback: etcd and kube-apiserver (built by `npm run controlplane:build`), fresh
 // certificates and ServiceAccount keys, RBAC authorization, static users from a token file, the PodCheckpoint
 // stand-in CRD and the e2e test CRD installed, and restore-guard's own ServiceAccount bound only to what
-// manifests/base ships.
+// manifests/base ships. kube-apiserver presents a client certificate to admission webhooks (mTLS), through an
+// --admission-control-config-file written by the same code as `npm run certs` writes it.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, type Dirent } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
+import { admissionConfigurationYaml, admissionKubeconfigYaml, DEFAULTS } from '../../../src/certs/authority.js';
 import { kubectlOk, type KubectlOptions, type KubectlTarget } from './kubectl.js';
 import { eventually, freePort, httpsRequest } from './net.js';
 import { findBinaries, MANIFESTS, REPO, type Binaries } from './paths.js';
@@ -42,6 +44,11 @@ export interface ControlPlaneInfo extends KubectlTarget {
   restoreGuardServiceAccountDir: string;
   auditLog: string;
   build: Binaries['build'];
+  /**
+   * The client certificate kube-apiserver presents when it calls admission webhooks (signed by the cluster
+   * CA, which also signs every other client certificate: hence the pinned name), and its subject CN.
+   */
+  webhookClient: { name: string; certFile: string; keyFile: string };
 }
 
 export interface ControlPlane extends ControlPlaneInfo {
@@ -74,6 +81,19 @@ export async function startControlPlane(options: { dir?: string; log?: (line: st
     const caKeyFile = join(dir, 'ca.key');
     await writeFile(caKeyFile, pki.ca.key, { mode: 0o600 });
     const apiserverPair = await pki.write(await pki.serving('kube-apiserver', ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'], ['127.0.0.1']), 'apiserver');
+    // kube-apiserver's client certificate for webhooks. The kubeconfig names its user after the Service host
+    // (what the shipped configurations use) and `*`: the harness registers webhooks by url on ports chosen
+    // later (https://127.0.0.1:PORT), and kube-apiserver falls back to `*` for a host:port it has no user for.
+    const webhookClientName = DEFAULTS.clientName;
+    const webhookClient = { name: webhookClientName, ...(await pki.write(await pki.client(webhookClientName), 'admission-client')) };
+    const admissionKubeconfig = join(dir, 'admission-kubeconfig.yaml');
+    await writeFile(
+      admissionKubeconfig,
+      admissionKubeconfigYaml(['restore-guard.restore-guard.svc:443', '*'], { cert: readFileSync(webhookClient.certFile, 'utf8'), key: readFileSync(webhookClient.keyFile, 'utf8') }),
+      { mode: 0o600 },
+    );
+    const admissionConfig = join(dir, 'admission-config.yaml');
+    await writeFile(admissionConfig, admissionConfigurationYaml(admissionKubeconfig));
     const sa = serviceAccountKeys();
     await writeFile(join(dir, 'sa.key'), sa.privateKey, { mode: 0o600 });
     await writeFile(join(dir, 'sa.pub'), sa.publicKey);
@@ -147,6 +167,7 @@ export async function startControlPlane(options: { dir?: string; log?: (line: st
       '--endpoint-reconciler-type=none',
       `--audit-policy-file=${join(dir, 'audit-policy.yaml')}`,
       `--audit-log-path=${auditLog}`,
+      `--admission-control-config-file=${admissionConfig}`,
       '--audit-log-mode=blocking',
       '--v=1',
     ]);
@@ -175,6 +196,7 @@ export async function startControlPlane(options: { dir?: string; log?: (line: st
       restoreGuardServiceAccountDir: join(dir, 'restore-guard-serviceaccount'),
       auditLog,
       build: binaries.build,
+      webhookClient,
     };
     await install(info, log);
 

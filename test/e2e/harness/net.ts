@@ -22,7 +22,7 @@ export interface HttpAnswer {
 /** One HTTPS request on loopback; never throws for HTTP statuses, only for transport failures. */
 export async function httpsRequest(
   url: string,
-  options: { ca: string; method?: string; token?: string; body?: string; headers?: Record<string, string> },
+  options: { ca: string; method?: string; token?: string; body?: string; headers?: Record<string, string>; cert?: string; key?: string },
 ): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     const req = request(
@@ -30,6 +30,7 @@ export async function httpsRequest(
       {
         method: options.method ?? 'GET',
         ca: options.ca,
+        ...(options.cert && options.key ? { cert: options.cert, key: options.key } : {}),
         headers: {
           ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
           ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),

@@ -1,5 +1,6 @@
 // Fresh certificates and keys for one control plane: a CA, kube-apiserver's serving pair, serving pairs for
-// restore-guard (and the e2e review relay), and the ServiceAccount token signing key pair.
+// restore-guard (and the e2e review relay), client certificates (kube-apiserver's for calling webhooks, and
+// others'), and the ServiceAccount token signing key pair.
 import { generateKeyPairSync } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,6 +16,8 @@ export interface Pki {
   caFile: string;
   /** Signs a serving pair for the given DNS names and IPs with the CA. */
   serving(commonName: string, dnsNames: string[], ips: string[]): Promise<PemPair>;
+  /** Signs a client certificate (clientAuth only) with that subject CN. */
+  client(commonName: string): Promise<PemPair>;
   /** Writes a pair as <dir>/<name>.crt and .key; returns their paths. */
   write(pair: PemPair, name: string): Promise<{ certFile: string; keyFile: string }>;
 }
@@ -60,6 +63,23 @@ export async function createPki(dir: string): Promise<Pki> {
     return { cert: result.cert, key: result.private };
   };
 
+  const client = async (commonName: string): Promise<PemPair> => {
+    const result = await generate([{ name: 'commonName', value: commonName }], {
+      keyType: 'ec',
+      curve: 'P-256',
+      algorithm: 'sha256',
+      notBeforeDate,
+      notAfterDate,
+      ca,
+      extensions: [
+        { name: 'basicConstraints', cA: false },
+        { name: 'keyUsage', digitalSignature: true, critical: true },
+        { name: 'extKeyUsage', clientAuth: true },
+      ],
+    });
+    return { cert: result.cert, key: result.private };
+  };
+
   const write = async (pair: PemPair, name: string) => {
     const certFile = join(dir, `${name}.crt`);
     const keyFile = join(dir, `${name}.key`);
@@ -68,7 +88,7 @@ export async function createPki(dir: string): Promise<Pki> {
     return { certFile, keyFile };
   };
 
-  return { ca, caFile, serving, write };
+  return { ca, caFile, serving, client, write };
 }
 
 /** The ServiceAccount token signing key (private) and verification key (public), PEM. */

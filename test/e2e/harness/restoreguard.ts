@@ -1,12 +1,14 @@
 // restore-guard as a process against the real control plane, registered through the shipped webhook
 // configurations (with url and caBundle in place of the in-cluster Service), and the review relay that lets
-// kube-apiserver send restoreFrom reviews for the e2e test CRD.
+// kube-apiserver send restoreFrom reviews for the e2e test CRD. restore-guard runs with mTLS and a pinned
+// name (--client-ca-file, --client-allowed-names) and answers only kube-apiserver's webhook client certificate.
 import { createWriteStream, readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { TLSSocket } from 'node:tls';
 import { generate } from 'selfsigned';
 import { run, shippedInstall, TEST_POD_GROUP, WEBHOOK_KINDS, type ControlPlaneInfo, type Manifest } from './controlplane.js';
 import { kubectl } from './kubectl.js';
@@ -55,12 +57,19 @@ export interface RestoreGuardOptions {
    * files, KUBERNETES_SERVICE_HOST/PORT; the default, as the Deployment runs it), or from a kubeconfig.
    */
   access?: 'in-cluster' | 'kubeconfig';
+  /**
+   * Client identities it answers (--client-allowed-names, with the cluster CA as --client-ca-file). Default:
+   * kube-apiserver's webhook client certificate only; `false`: no mTLS.
+   */
+  allowedClients?: string[] | false;
 }
 
 export interface RestoreGuard {
   port: number;
   metricsPort: number;
   ca: string;
+  /** What kube-apiserver presents to it (its webhook client pair): for tests that call it as kube-apiserver does. */
+  apiServerClient: PemPair;
   /** Every JSON log line so far (all instances, restarts included). */
   logs: Array<Record<string, unknown>>;
   running(): boolean;
@@ -88,6 +97,8 @@ export async function startRestoreGuard(info: ControlPlaneInfo, options: Restore
   const pair = await servingPair(info, 'restore-guard.restore-guard.svc');
   await writeFile(join(dir, 'tls.crt'), pair.cert);
   await writeFile(join(dir, 'tls.key'), pair.key, { mode: 0o600 });
+  const allowedClients = options.allowedClients ?? [info.webhookClient.name];
+  const mtls = allowedClients === false ? [] : [`--client-ca-file=${info.caFile}`, `--client-allowed-names=${allowedClients.join(',')}`];
   const [port, metricsPort] = [await freePort(), await freePort()];
   const logs: Array<Record<string, unknown>> = [];
   const logFile = createWriteStream(join(dir, 'restore-guard.log'), { flags: 'a' });
@@ -107,6 +118,7 @@ export async function startRestoreGuard(info: ControlPlaneInfo, options: Restore
         `--port=${port}`,
         `--metrics-port=${metricsPort}`,
         `--log-level=${options.logLevel ?? 'debug'}`,
+        ...mtls,
         ...(options.args ?? []),
       ],
       { output: 'pipe', env: { HOME: dir, ...access.env } },
@@ -144,6 +156,7 @@ export async function startRestoreGuard(info: ControlPlaneInfo, options: Restore
     port,
     metricsPort,
     ca: readFileSync(info.caFile, 'utf8'),
+    apiServerClient: webhookClientPair(info),
     logs,
     running: () => current?.running() ?? false,
     stop: async () => {
@@ -157,6 +170,30 @@ export async function startRestoreGuard(info: ControlPlaneInfo, options: Restore
       logFile.end();
     },
   };
+}
+
+/** A client certificate of the cluster CA for `commonName`: what any user of the cluster may hold. */
+export async function clusterClientCertificate(info: ControlPlaneInfo, commonName: string): Promise<PemPair> {
+  const ca = { cert: readFileSync(info.caFile, 'utf8'), key: readFileSync(info.caKeyFile, 'utf8') };
+  const result = await generate([{ name: 'commonName', value: commonName }], {
+    keyType: 'ec',
+    curve: 'P-256',
+    algorithm: 'sha256',
+    notBeforeDate: new Date(Date.now() - 3600_000),
+    notAfterDate: new Date(Date.now() + 24 * 3600_000),
+    ca,
+    extensions: [
+      { name: 'basicConstraints', cA: false },
+      { name: 'keyUsage', digitalSignature: true, critical: true },
+      { name: 'extKeyUsage', clientAuth: true },
+    ],
+  });
+  return { cert: result.cert, key: result.private };
+}
+
+/** kube-apiserver's webhook client pair (see ControlPlaneInfo.webhookClient). */
+export function webhookClientPair(info: ControlPlaneInfo): PemPair {
+  return { cert: readFileSync(info.webhookClient.certFile, 'utf8'), key: readFileSync(info.webhookClient.keyFile, 'utf8') };
 }
 
 export function sumCounter(text: string, name: string): number {
@@ -237,13 +274,16 @@ export interface ReviewRelay {
  * core `pods`, so this relay changes exactly one thing in each review on its way: the API group of
  * request.kind/resource/requestKind/requestResource, from e2e.restore-guard.dev to "" (core). The answer goes
  * back byte for byte, and when restore-guard cannot be reached the relay answers 502, which kube-apiserver
- * treats as a failed call (failurePolicy).
+ * treats as a failed call (failurePolicy). Like restore-guard, the relay accepts only kube-apiserver's webhook
+ * client certificate (mTLS, the name checked), and it passes the call on with that same certificate, so
+ * restore-guard's own check sees the identity kube-apiserver presented.
  */
 export async function startReviewRelay(info: ControlPlaneInfo, target: () => number): Promise<ReviewRelay> {
   const pair = await servingPair(info, 'e2e-review-relay');
   const ca = readFileSync(info.caFile, 'utf8');
+  const client = webhookClientPair(info);
   const state = { forwarded: 0 };
-  const server: Server = createServer({ cert: pair.cert, key: pair.key }, (req, res) => {
+  const server: Server = createServer({ cert: pair.cert, key: pair.key, ca, requestCert: true, rejectUnauthorized: true }, (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
@@ -255,13 +295,16 @@ export async function startReviewRelay(info: ControlPlaneInfo, target: () => num
             if (gv && gv.group === TEST_POD_GROUP) gv.group = '';
           }
           state.forwarded += 1;
-          const answer = await httpsRequest(`https://127.0.0.1:${target()}${req.url ?? '/'}`, { ca, method: 'POST', body: JSON.stringify(review) });
+          const answer = await httpsRequest(`https://127.0.0.1:${target()}${req.url ?? '/'}`, { ca, ...client, method: 'POST', body: JSON.stringify(review) });
           res.writeHead(answer.status, { 'content-type': 'application/json' }).end(answer.body);
         } catch (error) {
           res.writeHead(502, { 'content-type': 'text/plain' }).end(`relay: ${(error as Error).message}`);
         }
       })();
     });
+  });
+  server.prependListener('secureConnection', (socket: TLSSocket) => {
+    if (socket.getPeerCertificate().subject?.CN !== info.webhookClient.name) socket.destroy();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
