@@ -3,7 +3,7 @@
 // over IPC; tests use the same seeding in-process.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { FakeApi } from '../test/support/fake-api.js';
+import { FakeApi } from '../harness/fake-api.js';
 import { checkpointObject, GROUP, NAMESPACE } from './fixtures.js';
 
 /**

@@ -5,7 +5,7 @@
 # Products go to $RESTORE_GUARD_CONTROLPLANE_CACHE (default: <repo>/.cache/controlplane, git-ignored), in a
 # folder named after a hash of everything that decides the result (the wrapper modules, this script, the Go
 # version), so a second run with the same inputs reuses the build and a changed pin builds anew. `bin` is a
-# symlink to the current folder; the harness (test/e2e/harness) reads it. build.json records what was built,
+# symlink to the current folder; the harness (harness/controlplane) reads it. build.json records what was built,
 # how long it took and how large it is.
 #
 # Go runs with -p ${CONTROLPLANE_GO_P:-2} (the machine is shared), CGO_ENABLED=0, -trimpath, -ldflags=-s -w.

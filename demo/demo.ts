@@ -3,12 +3,12 @@
 // sample objects in demo/manifests, and walks through an allowed restore, a denied restore and a denied update,
 // printing each kubectl command and its answer. With --keep it stays up until Ctrl-C, for trying more commands.
 import { relative } from 'node:path';
-import { startControlPlane, type ControlPlane } from '../test/e2e/harness/controlplane.js';
-import { commandLine, kubectl, type KubectlOptions } from '../test/e2e/harness/kubectl.js';
-import { eventually, httpsRequest } from '../test/e2e/harness/net.js';
-import { REPO } from '../test/e2e/harness/paths.js';
-import { clusterClientCertificate } from '../test/e2e/harness/restoreguard.js';
-import { startSuite, type Suite } from '../test/e2e/harness/suite.js';
+import { startControlPlane, type ControlPlane } from '../harness/controlplane/controlplane.js';
+import { commandLine, kubectl, type KubectlOptions } from '../harness/controlplane/kubectl.js';
+import { eventually, httpsRequest } from '../harness/controlplane/net.js';
+import { REPO } from '../harness/controlplane/paths.js';
+import { clusterClientCertificate } from '../harness/controlplane/restoreguard.js';
+import { startSuite, type Suite } from '../harness/controlplane/suite.js';
 
 const keep = process.argv.includes('--keep');
 const bold = (text: string) => (process.stdout.isTTY ? `\u001b[1m${text}\u001b[0m` : text);

@@ -3,11 +3,11 @@
 // uses) and out of cluster from a kubeconfig, which @kubernetes/client-node reads. Both must sync their watches
 // under the shipped RBAC and get the same SubjectAccessReview answers.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { USERS, type ControlPlaneInfo, type UserName } from './harness/controlplane.js';
-import { httpsRequest } from './harness/net.js';
-import { startRestoreGuard, type RestoreGuard } from './harness/restoreguard.js';
-import { appSpec, createCheckpoint, createNamespace, grantRestore } from './harness/scenario.js';
-import { POLICY_ARGS } from './harness/suite.js';
+import { USERS, type ControlPlaneInfo, type UserName } from '../../harness/controlplane/controlplane.js';
+import { httpsRequest } from '../../harness/controlplane/net.js';
+import { startRestoreGuard, type RestoreGuard } from '../../harness/controlplane/restoreguard.js';
+import { appSpec, createCheckpoint, createNamespace, grantRestore } from '../../harness/controlplane/scenario.js';
+import { POLICY_ARGS } from '../../harness/controlplane/suite.js';
 
 const info: ControlPlaneInfo = inject('controlPlane');
 const ns = 'e2e-access';

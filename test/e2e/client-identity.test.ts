@@ -7,11 +7,11 @@
 // is refused by an instance pinned to another name.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { run, TEST_POD_GROUP, type ControlPlaneInfo } from './harness/controlplane.js';
-import { eventually, httpsRequest } from './harness/net.js';
-import { clusterClientCertificate, startRestoreGuard, type RestoreGuard } from './harness/restoreguard.js';
-import { appSpec, create, createCheckpoint, createNamespace, pinnedNode, restoreObject, type Json } from './harness/scenario.js';
-import { POLICY_ARGS, startSuite, type Suite } from './harness/suite.js';
+import { run, TEST_POD_GROUP, type ControlPlaneInfo } from '../../harness/controlplane/controlplane.js';
+import { eventually, httpsRequest } from '../../harness/controlplane/net.js';
+import { clusterClientCertificate, startRestoreGuard, type RestoreGuard } from '../../harness/controlplane/restoreguard.js';
+import { appSpec, create, createCheckpoint, createNamespace, pinnedNode, restoreObject, type Json } from '../../harness/controlplane/scenario.js';
+import { POLICY_ARGS, startSuite, type Suite } from '../../harness/controlplane/suite.js';
 
 const info: ControlPlaneInfo = inject('controlPlane');
 const ns = 'e2e-client-identity';

@@ -3,10 +3,10 @@
 // defense in depth that holds when the webhook is bypassed. Its test-only twin differs from the installed
 // policy only in the API group its rules match (the e2e Pod-shaped objects, which keep spec.restoreFrom).
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { run, shippedInstall, TEST_POD_GROUP, type ControlPlaneInfo, type Manifest } from './harness/controlplane.js';
-import type { KubectlResult } from './harness/kubectl.js';
-import { eventually } from './harness/net.js';
-import { asUser, create, createCheckpoint, createNamespace, grantRestore, restoreObject, TEST_PODS } from './harness/scenario.js';
+import { run, shippedInstall, TEST_POD_GROUP, type ControlPlaneInfo, type Manifest } from '../../harness/controlplane/controlplane.js';
+import type { KubectlResult } from '../../harness/controlplane/kubectl.js';
+import { eventually } from '../../harness/controlplane/net.js';
+import { asUser, create, createCheckpoint, createNamespace, grantRestore, restoreObject, TEST_PODS } from '../../harness/controlplane/scenario.js';
 
 const info: ControlPlaneInfo = inject('controlPlane');
 const ns = 'e2e-companion';

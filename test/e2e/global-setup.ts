@@ -1,7 +1,7 @@
 // Starts one control plane for the whole e2e run and stops it at the end, also when tests fail. A watchdog
 // kills etcd and kube-apiserver if this process dies without running its teardown (see harness/processes.ts).
 import type { TestProject } from 'vitest/node';
-import { startControlPlane, type ControlPlaneInfo } from './harness/controlplane.js';
+import { startControlPlane, type ControlPlaneInfo } from '../../harness/controlplane/controlplane.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -5,13 +5,13 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'no
 import { basename, join, relative } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { listYaml, parseStream, run, shippedBase, shippedInstall, type ControlPlaneInfo, type Manifest } from './harness/controlplane.js';
-import { kubectl } from './harness/kubectl.js';
-import { eventually } from './harness/net.js';
-import { MANIFESTS } from './harness/paths.js';
-import { servingPair } from './harness/restoreguard.js';
-import { asUser, create, createCheckpoint, createNamespace, grantRestore, restoreObject } from './harness/scenario.js';
-import { startSuite, type Suite } from './harness/suite.js';
+import { listYaml, parseStream, run, shippedBase, shippedInstall, type ControlPlaneInfo, type Manifest } from '../../harness/controlplane/controlplane.js';
+import { kubectl } from '../../harness/controlplane/kubectl.js';
+import { eventually } from '../../harness/controlplane/net.js';
+import { MANIFESTS } from '../../harness/controlplane/paths.js';
+import { servingPair } from '../../harness/controlplane/restoreguard.js';
+import { asUser, create, createCheckpoint, createNamespace, grantRestore, restoreObject } from '../../harness/controlplane/scenario.js';
+import { startSuite, type Suite } from '../../harness/controlplane/suite.js';
 
 const info: ControlPlaneInfo = inject('controlPlane');
 

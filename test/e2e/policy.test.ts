@@ -2,12 +2,12 @@
 // --policy-configmap), edited through kube-apiserver, takes effect live; a broken edit is refused and the last
 // good policy stays.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { FAST_CACHE, setPolicy, type ControlPlaneInfo } from './harness/controlplane.js';
-import type { KubectlResult } from './harness/kubectl.js';
-import { eventually } from './harness/net.js';
-import { asUser, create, createCheckpoint, createNamespace, grantRestore, restoreObject } from './harness/scenario.js';
-import { startSuite, type Suite } from './harness/suite.js';
-import { run } from './harness/controlplane.js';
+import { FAST_CACHE, setPolicy, type ControlPlaneInfo } from '../../harness/controlplane/controlplane.js';
+import type { KubectlResult } from '../../harness/controlplane/kubectl.js';
+import { eventually } from '../../harness/controlplane/net.js';
+import { asUser, create, createCheckpoint, createNamespace, grantRestore, restoreObject } from '../../harness/controlplane/scenario.js';
+import { startSuite, type Suite } from '../../harness/controlplane/suite.js';
+import { run } from '../../harness/controlplane/controlplane.js';
 
 const info: ControlPlaneInfo = inject('controlPlane');
 let suite: Suite;

@@ -5,11 +5,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { run, type ControlPlaneInfo } from './harness/controlplane.js';
-import { kubectl } from './harness/kubectl.js';
-import { eventually } from './harness/net.js';
-import { asUser, create, createCheckpoint, createNamespace, grantRestore, restoreObject, type Json } from './harness/scenario.js';
-import { startSuite, type Suite } from './harness/suite.js';
+import { run, type ControlPlaneInfo } from '../../harness/controlplane/controlplane.js';
+import { kubectl } from '../../harness/controlplane/kubectl.js';
+import { eventually } from '../../harness/controlplane/net.js';
+import { asUser, create, createCheckpoint, createNamespace, grantRestore, restoreObject, type Json } from '../../harness/controlplane/scenario.js';
+import { startSuite, type Suite } from '../../harness/controlplane/suite.js';
 
 const info: ControlPlaneInfo = inject('controlPlane');
 let suite: Suite;

@@ -3,9 +3,9 @@
 // authenticates each user, sends the review (e2e CRD objects through the relay, see harness/restoreguard.ts),
 // applies restore-guard's patch and shows its denial the way kubectl prints it.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { run, type ControlPlaneInfo } from './harness/controlplane.js';
-import type { KubectlResult } from './harness/kubectl.js';
-import { eventually } from './harness/net.js';
+import { run, type ControlPlaneInfo } from '../../harness/controlplane/controlplane.js';
+import type { KubectlResult } from '../../harness/controlplane/kubectl.js';
+import { eventually } from '../../harness/controlplane/net.js';
 import {
   appSpec,
   asUser,
@@ -20,8 +20,8 @@ import {
   setCheckpointStatus,
   TEST_PODS,
   type Json,
-} from './harness/scenario.js';
-import { startSuite, type Suite } from './harness/suite.js';
+} from '../../harness/controlplane/scenario.js';
+import { startSuite, type Suite } from '../../harness/controlplane/suite.js';
 
 const info: ControlPlaneInfo = inject('controlPlane');
 let suite: Suite;

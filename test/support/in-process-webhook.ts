@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { ServeOptions } from '../../src/cli/options.js';
 import { startWebhook, type RunningWebhook } from '../../src/cli/serve.js';
 import { createLogger } from '../../src/observability/logger.js';
-import type { FakeApi } from './fake-api.js';
+import type { FakeApi } from '../../harness/fake-api.js';
 
 /** `restore-guard serve` wired in this process against a fake API server, on free loopback ports. */
 export async function startAgainst(api: FakeApi, extra: Partial<ServeOptions> = {}): Promise<{ webhook: RunningWebhook; ca: string }> {

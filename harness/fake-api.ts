@@ -4,9 +4,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
-import { ApiClient, RefreshingTarget } from '../../src/kube/api-client.js';
+import { ApiClient, RefreshingTarget } from '../src/kube/api-client.js';
 import { loopbackServingPair } from './loopback-tls.js';
-import { isObject, type JsonObject } from '../../src/common/json.js';
+import { isObject, type JsonObject } from '../src/common/json.js';
 
 export type Fault = 'none' | 'down' | 'status500' | 'status429' | 'hang';
 

@@ -5,7 +5,7 @@ import { SubjectAccessReviewAuthorizer } from '../../src/kube/sar-authorizer.js'
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
 import type { UserInfo } from '../../src/admission/request.js';
 import { deadlineIn, manualDeadline } from '../support/deadlines.js';
-import { FakeApi } from '../support/fake-api.js';
+import { FakeApi } from '../../harness/fake-api.js';
 import { failureOf } from '../support/failures.js';
 import { restoreAccessTo } from '../support/fixtures.js';
 

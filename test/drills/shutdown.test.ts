@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { parseServeOptions } from '../../src/cli/options.js';
 import type { JsonObject } from '../../src/common/json.js';
-import { FakeApi } from '../support/fake-api.js';
+import { FakeApi } from '../../harness/fake-api.js';
 import { pinnedAffinity, rawCheckpoint, restorePod, reviewBody } from '../support/fixtures.js';
 import { post } from '../support/https-client.js';
 import { admissionAnswer, startLoad, type LoadOutcome } from '../support/load.js';

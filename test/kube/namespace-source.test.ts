@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KubeNamespaceSource } from '../../src/kube/namespace-source.js';
 import { deadlineIn } from '../support/deadlines.js';
-import { FakeApi } from '../support/fake-api.js';
+import { FakeApi } from '../../harness/fake-api.js';
 
 describe('KubeNamespaceSource', () => {
   let api: FakeApi;

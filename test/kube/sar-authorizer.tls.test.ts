@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApiClient, RefreshingTarget, type ConnectionMaterial } from '../../src/kube/api-client.js';
 import { SubjectAccessReviewAuthorizer } from '../../src/kube/sar-authorizer.js';
 import { deadlineIn } from '../support/deadlines.js';
-import { loopbackServingPair } from '../support/loopback-tls.js';
+import { loopbackServingPair } from '../../harness/loopback-tls.js';
 
 const user = { username: 'alice', groups: [], extra: {} };
 const access = { verb: 'restore', group: 'node.k8s.io', version: 'v1alpha1', resource: 'podcheckpoints', namespace: 'n', name: 'c' };

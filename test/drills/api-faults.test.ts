@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { JsonObject } from '../../src/common/json.js';
-import { FakeApi } from '../support/fake-api.js';
+import { FakeApi } from '../../harness/fake-api.js';
 import { pinnedAffinity, rawCheckpoint, restorePod, reviewBody } from '../support/fixtures.js';
 import { post } from '../support/https-client.js';
 import { admissionAnswer, scrapeMetric, startLoad, type LoadOutcome } from '../support/load.js';

@@ -160,3 +160,31 @@ describe('decideUpdate with quantity look-alikes', () => {
     expect(decideUpdate(withCpu('1'), withCpu('1000m')).outcome).toBe('update-allowed');
   });
 });
+
+describe('semanticDiff', () => {
+  it('treats absent, null and empty alike', () => {
+    expect(semanticDiff({ a: [], b: {}, c: null, d: '' }, {}, 'spec')).toEqual([]);
+    expect(semanticDiff({ tolerations: [] }, { tolerations: null }, 'spec')).toEqual([]);
+  });
+
+  it('compares quantities by value only where they are quantities', () => {
+    const a = { containers: [{ resources: { limits: { cpu: '1' } } }] };
+    const b = { containers: [{ resources: { limits: { cpu: '1000m' } } }] };
+    expect(semanticDiff(a, b, 'spec')).toEqual([]);
+    expect(semanticDiff({ containers: [{ image: '1' }] }, { containers: [{ image: '1000m' }] }, 'spec')).toEqual([
+      'spec.containers[0].image',
+    ]);
+  });
+
+  it('names every differing field path', () => {
+    const a = { containers: [{ name: 'a', image: 'x' }, { name: 'b' }], hostNetwork: true };
+    const b = { containers: [{ name: 'a', image: 'y' }], dnsPolicy: 'None' };
+    expect(semanticDiff(a, b, 'spec').sort()).toEqual(
+      ['spec.containers[0].image', 'spec.containers[1]', 'spec.dnsPolicy', 'spec.hostNetwork'].sort(),
+    );
+  });
+
+  it('tells a number from a string', () => {
+    expect(semanticDiff({ x: 1 }, { x: '1' }, 'spec')).toEqual(['spec.x']);
+  });
+});

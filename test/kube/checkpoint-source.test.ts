@@ -3,7 +3,7 @@ import { KubeCheckpointSource } from '../../src/kube/checkpoint-source.js';
 import { KubeRuntimeClassSource } from '../../src/kube/runtime-class-source.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
 import { deadlineIn } from '../support/deadlines.js';
-import { checkpointObject, FakeApi } from '../support/fake-api.js';
+import { checkpointObject, FakeApi } from '../../harness/fake-api.js';
 import { failureOf } from '../support/failures.js';
 
 const waitFor = <T>(check: () => T | Promise<T>): Promise<T> => vi.waitFor(check, { timeout: 5_000, interval: 10 });

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, typ
 import { copyFile, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
-import { admissionConfigurationYaml, admissionKubeconfigYaml, DEFAULTS } from '../../../src/certs/authority.js';
+import { admissionConfigurationYaml, admissionKubeconfigYaml, DEFAULTS } from '../../src/certs/authority.js';
 import { kubectlOk, type KubectlOptions, type KubectlTarget } from './kubectl.js';
 import { eventually, freePort, httpsRequest } from './net.js';
 import { findBinaries, MANIFESTS, REPO, type Binaries } from './paths.js';

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { WatchCache, type WatchCacheOptions } from '../../src/kube/watch-cache.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
 import { toPodCheckpoint } from '../../src/restore/checkpoint.js';
-import { checkpointObject, FakeApi } from '../support/fake-api.js';
+import { checkpointObject, FakeApi } from '../../harness/fake-api.js';
 
 const waitFor = <T>(check: () => T | Promise<T>): Promise<T> => vi.waitFor(check, { timeout: 5_000, interval: 10 });
 

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { toPodCheckpoint } from '../../src/restore/checkpoint.js';
-import { toRuntimeClassInfo } from '../../src/restore/runtime-class.js';
 
 const raw = (status: Record<string, unknown>) => ({ metadata: { name: 'c', namespace: 'team-a' }, status });
 
@@ -29,13 +28,5 @@ describe('toPodCheckpoint', () => {
   it('refuses an object without a name or a namespace', () => {
     expect(toPodCheckpoint({ metadata: { name: 'c' } })).toBeUndefined();
     expect(toPodCheckpoint({ metadata: { namespace: 'n' } })).toBeUndefined();
-  });
-});
-
-describe('toRuntimeClassInfo', () => {
-  it('reads podCheckpoint.allowedRestoreOptions, keeping only strings', () => {
-    expect(toRuntimeClassInfo({ metadata: { name: 'gvisor' }, podCheckpoint: { allowedRestoreOptions: ['tcp', 7, 'fs'] } })).toEqual({ name: 'gvisor', allowedRestoreOptions: ['tcp', 'fs'] });
-    expect(toRuntimeClassInfo({ metadata: { name: 'runc' } })).toEqual({ name: 'runc', allowedRestoreOptions: [] });
-    expect(toRuntimeClassInfo({ metadata: {} })).toBeUndefined();
   });
 });

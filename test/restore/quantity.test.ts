@@ -115,3 +115,28 @@ describe('quantity values (regression guard: the same answers as exact rational 
     );
   });
 });
+
+describe('quantities', () => {
+  it.each([
+    ['1', '1000m'],
+    ['0.5', '500m'],
+    ['1Gi', '1073741824'],
+    ['1k', '1000'],
+    ['1e3', '1k'],
+    ['1.5Gi', '1536Mi'],
+    ['100M', '100000k'],
+    ['0', '0m'],
+  ])('%s equals %s', (a, b) => expect(sameQuantity(a, b)).toBe(true));
+
+  it.each([
+    ['1', '1001m'],
+    ['1Gi', '1G'],
+    ['1Ki', '1k'],
+  ])('%s differs from %s', (a, b) => expect(sameQuantity(a, b)).toBe(false));
+
+  it('rejects what is not a quantity', () => {
+    expect(canonicalQuantity('abc')).toBeUndefined();
+    expect(canonicalQuantity('1Xi')).toBeUndefined();
+    expect(canonicalQuantity('')).toBeUndefined();
+  });
+});

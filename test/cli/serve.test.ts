@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { RunningWebhook } from '../../src/cli/serve.js';
 import type { JsonObject } from '../../src/common/json.js';
-import { FakeApi } from '../support/fake-api.js';
+import { FakeApi } from '../../harness/fake-api.js';
 import { pinnedAffinity, rawCheckpoint, restorePod, reviewBody } from '../support/fixtures.js';
 import { post } from '../support/https-client.js';
 import { startAgainst } from '../support/in-process-webhook.js';
