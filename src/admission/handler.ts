@@ -2,7 +2,8 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { stringAt } from '../common/json.js';
 import { deny, type Decision } from './decision.js';
-import type { AdmissionRequest, Deadline, Webhook } from './request.js';
+import type { AdmissionRequest, Webhook } from './request.js';
+import type { Deadline } from './deadline.js';
 import { statusBody, toAdmissionReview, type AdmissionReviewResponse, type StatusBody } from './response.js';
 import { parseReview } from './review.js';
 

@@ -29,12 +29,3 @@ export interface AdmissionRequest {
   oldObject?: JsonObject;
   dryRun: boolean;
 }
-
-/**
- * The time a review may still spend on outbound calls. It travels from the server to every port,
- * so an answer always reaches kube-apiserver before its own timeout.
- */
-export interface Deadline {
-  readonly signal: AbortSignal;
-  remainingMs(): number;
-}

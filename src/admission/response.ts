@@ -11,12 +11,14 @@ export type StatusReason =
   | 'RequestEntityTooLarge'
   | 'UnsupportedMediaType'
   | 'RequestTimeout'
+  | 'RequestHeaderFieldsTooLarge'
   | 'TooManyRequests'
   | 'InternalError'
   | 'ServiceUnavailable'
   | 'Timeout';
 
-// The HTTP code of each reason, as kube-apiserver pairs them (k8s.io/apimachinery metav1.StatusReason).
+// The HTTP code of each reason: kube-apiserver's pairs (k8s.io/apimachinery metav1.StatusReason), plus HTTP's own
+// for 408 and 431, which Kubernetes has no reason for.
 const STATUS_CODES: Record<StatusReason, number> = {
   Forbidden: 403,
   Invalid: 422,
@@ -26,6 +28,7 @@ const STATUS_CODES: Record<StatusReason, number> = {
   RequestEntityTooLarge: 413,
   UnsupportedMediaType: 415,
   RequestTimeout: 408,
+  RequestHeaderFieldsTooLarge: 431,
   TooManyRequests: 429,
   InternalError: 500,
   ServiceUnavailable: 503,
@@ -51,10 +54,12 @@ export interface StatusBody {
   code: number;
   reason: StatusReason;
   message: string;
+  details?: { retryAfterSeconds: number };
 }
 
-export function statusBody(reason: StatusReason, message: string): StatusBody {
-  return { apiVersion: 'v1', kind: 'Status', status: 'Failure', code: statusCode(reason), reason, message };
+/** The one writer of Status bodies for HTTP errors: the code follows from the reason. */
+export function statusBody(reason: StatusReason, message: string, details?: { retryAfterSeconds: number }): StatusBody {
+  return { apiVersion: 'v1', kind: 'Status', status: 'Failure', code: statusCode(reason), reason, message, ...(details ? { details } : {}) };
 }
 
 const MAX_WARNING_LENGTH = 120;

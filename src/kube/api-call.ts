@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import { DependencyError } from '../restore/ports.js';
-import type { Deadline } from '../admission/request.js';
+import type { Deadline } from '../admission/deadline.js';
 import { ApiStatusError } from './api-client.js';
 
 // setTimeout cannot wait longer than this; longer waits are re-armed.

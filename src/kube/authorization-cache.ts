@@ -1,6 +1,7 @@
 import type { Metrics } from '../observability/metrics.js';
 import type { AuthorizationAnswer, RestoreAccess } from '../restore/model.js';
-import type { Deadline, UserInfo } from '../admission/request.js';
+import type { UserInfo } from '../admission/request.js';
+import type { Deadline } from '../admission/deadline.js';
 import type { Authorizer } from '../restore/ports.js';
 import { deadlineScope, raceAbort, timeoutError } from './api-call.js';
 

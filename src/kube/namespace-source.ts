@@ -1,6 +1,6 @@
 import { dictionary, objectAt } from '../common/json.js';
 import { DependencyError, type NamespaceSource } from '../restore/ports.js';
-import type { Deadline } from '../admission/request.js';
+import type { Deadline } from '../admission/deadline.js';
 import { callWithDeadline, httpStatusOf } from './api-call.js';
 import type { ApiClient } from './api-client.js';
 

@@ -1,7 +1,7 @@
 import type { Metrics } from '../observability/metrics.js';
 import { isObject, type JsonObject } from '../common/json.js';
 import { DependencyError } from '../restore/ports.js';
-import type { Deadline } from '../admission/request.js';
+import type { Deadline } from '../admission/deadline.js';
 import { callWithDeadline, httpStatusOf } from './api-call.js';
 import type { ApiClient } from './api-client.js';
 import type { KubeLogger } from './logger.js';

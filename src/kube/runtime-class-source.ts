@@ -2,7 +2,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { toRuntimeClassInfo } from '../restore/runtime-class.js';
 import type { RuntimeClassInfo } from '../restore/model.js';
 import type { RuntimeClassSource } from '../restore/ports.js';
-import type { Deadline } from '../admission/request.js';
+import type { Deadline } from '../admission/deadline.js';
 import type { ApiClient } from './api-client.js';
 import type { KubeLogger } from './logger.js';
 import { CachedObjectReader, WatchedSource, type WatchTuning } from './object-reader.js';

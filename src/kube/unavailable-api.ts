@@ -1,4 +1,5 @@
-import type { Deadline, UserInfo } from '../admission/request.js';
+import type { UserInfo } from '../admission/request.js';
+import type { Deadline } from '../admission/deadline.js';
 import type { AuthorizationAnswer, PodCheckpoint, RestoreAccess, RuntimeClassInfo } from '../restore/model.js';
 import { DependencyError, type Authorizer, type CheckpointSource, type NamespaceSource, type RuntimeClassSource } from '../restore/ports.js';
 

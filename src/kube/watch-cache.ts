@@ -206,7 +206,7 @@ export class WatchCache {
 
   private async relist(): Promise<void> {
     const objects = new Map<string, JsonObject>();
-    let resourceVersion = '';
+    let resourceVersion: string;
     let continueToken: string | undefined;
     if (this.options.source) {
       const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(this.listTimeoutMs)]);

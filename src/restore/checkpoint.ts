@@ -21,7 +21,7 @@ export function toPodCheckpoint(raw: unknown): PodCheckpoint | undefined {
   const ready = arrayAt(status, 'conditions')?.find((c) => isObject(c) && c.type === 'Ready');
   if (isObject(ready)) {
     checkpoint.ready = ready.status === 'True';
-    if (!checkpoint.ready) checkpoint.notReadyReason = stringAt(ready, 'reason') ?? `Ready=${String(ready.status)}`;
+    if (!checkpoint.ready) checkpoint.notReadyReason = stringAt(ready, 'reason') ?? `Ready=${typeof ready.status === 'string' ? ready.status : JSON.stringify(ready.status)}`;
   } else {
     const phase = stringAt(status, 'phase');
     checkpoint.ready = phase === 'Ready';

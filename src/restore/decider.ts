@@ -1,6 +1,7 @@
 import { ignore } from '../admission/decision.js';
 import type { Decider } from '../admission/handler.js';
-import type { AdmissionRequest, Deadline } from '../admission/request.js';
+import type { AdmissionRequest } from '../admission/request.js';
+import type { Deadline } from '../admission/deadline.js';
 import type { JsonObject } from '../common/json.js';
 import { modeFor, type Policy } from '../policy/policy.js';
 import type { RestorePorts } from './facts.js';

@@ -1,4 +1,5 @@
-import type { AdmissionRequest, Deadline, UserInfo } from '../admission/request.js';
+import type { AdmissionRequest, UserInfo } from '../admission/request.js';
+import type { Deadline } from '../admission/deadline.js';
 import type { JsonObject } from '../common/json.js';
 import type { Policy } from '../policy/policy.js';
 import { denials, failOpen, type RestoreDecision, type Step } from './messages.js';

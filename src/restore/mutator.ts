@@ -1,5 +1,5 @@
 import { allow } from '../admission/decision.js';
-import type { Deadline } from '../admission/request.js';
+import type { Deadline } from '../admission/deadline.js';
 import type { Policy } from '../policy/policy.js';
 import { decideMutation } from './create-checks.js';
 import { RestoreDecider, type RestoreCreate } from './decider.js';

@@ -1,4 +1,5 @@
-import type { Deadline, UserInfo } from '../admission/request.js';
+import type { UserInfo } from '../admission/request.js';
+import type { Deadline } from '../admission/deadline.js';
 import type { AuthorizationAnswer, PodCheckpoint, RestoreAccess, RuntimeClassInfo } from './model.js';
 
 /** Why a port could not answer; every one of these denies a restore (fail closed). */

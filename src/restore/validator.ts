@@ -1,4 +1,4 @@
-import type { Deadline } from '../admission/request.js';
+import type { Deadline } from '../admission/deadline.js';
 import type { Policy } from '../policy/policy.js';
 import { decideValidation, podOnlyPrefix, runChecks, VALIDATION_CHECKS } from './create-checks.js';
 import { RestoreDecider, type RestoreCreate } from './decider.js';

@@ -1,6 +1,7 @@
 import { errorCodes, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { statusBody, statusCode, type StatusBody } from '../admission/response.js';
 
 /**
  * What the webhook takes in before it decides anything: how long a request may take to arrive, how many
@@ -211,8 +212,7 @@ export function parseCost(body: Buffer): number {
 /** A refusal the error handler answers as a Kubernetes Status, closing the connection. */
 export class IntakeRefusal extends Error {
   constructor(
-    readonly statusCode: 408 | 413 | 429,
-    readonly reason: 'Timeout' | 'RequestEntityTooLarge' | 'TooManyRequests',
+    readonly reason: 'RequestTimeout' | 'RequestEntityTooLarge' | 'TooManyRequests',
     message: string,
     readonly retryAfterSeconds?: number,
   ) {
@@ -220,16 +220,12 @@ export class IntakeRefusal extends Error {
   }
 
   /** The Status body (kube-apiserver's style: reason, code, details.retryAfterSeconds). */
-  status() {
-    return {
-      apiVersion: 'v1',
-      kind: 'Status',
-      status: 'Failure',
-      code: this.statusCode,
-      reason: this.reason,
-      message: this.message,
-      ...(this.retryAfterSeconds ? { details: { retryAfterSeconds: this.retryAfterSeconds } } : {}),
-    };
+  status(): StatusBody {
+    return statusBody(this.reason, this.message, this.retryAfterSeconds ? { retryAfterSeconds: this.retryAfterSeconds } : undefined);
+  }
+
+  get statusCode(): number {
+    return statusCode(this.reason);
   }
 
   /** Body bytes the client still has to send, when known: up to LINGER_MAX_BYTES, the connection lingers. */
@@ -265,18 +261,18 @@ function lingerOnClose(socket: Socket): void {
   };
 }
 
-const noRoom = () => new IntakeRefusal(429, 'TooManyRequests', 'restore-guard has too many request bodies in flight; retry shortly', RETRY_AFTER_SECONDS);
+const noRoom = () => new IntakeRefusal('TooManyRequests', 'restore-guard has too many request bodies in flight; retry shortly', RETRY_AFTER_SECONDS);
 const tooComplex = (cost: number, share: number) =>
   new IntakeRefusal(
-    413,
     'RequestEntityTooLarge',
     `the body's JSON would take ~${Math.ceil(cost / MiB)} MiB to parse; at most ${Math.floor(share / MiB)} MiB is allowed`,
   );
-const stalled = () => new IntakeRefusal(408, 'Timeout', 'the request body stopped arriving; closed to make room for others');
-const clientError = (code: 400 | 408 | 431, reason: string, message: string) => {
-  const body = JSON.stringify({ apiVersion: 'v1', kind: 'Status', status: 'Failure', code, reason, message });
-  const text = code === 408 ? 'Request Timeout' : code === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
-  return `HTTP/1.1 ${code} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+const stalled = () => new IntakeRefusal('RequestTimeout', 'the request body stopped arriving; closed to make room for others');
+const clientError = (reason: 'RequestTimeout' | 'RequestHeaderFieldsTooLarge' | 'BadRequest', message: string) => {
+  const status = statusBody(reason, message);
+  const body = JSON.stringify(status);
+  const text = { RequestTimeout: 'Request Timeout', RequestHeaderFieldsTooLarge: 'Request Header Fields Too Large', BadRequest: 'Bad Request' }[reason];
+  return `HTTP/1.1 ${status.code} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 };
 
 export interface IntakeOptions {
@@ -300,10 +296,10 @@ export function intakeClientErrorHandler(onRefused: (reason: RefusalReason) => v
     if (socket.writable && !inFlight?.headersSent) {
       socket.write(
         error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? clientError(408, 'Timeout', 'the request did not arrive in time')
+          ? clientError('RequestTimeout', 'the request did not arrive in time')
           : error.code === 'HPE_HEADER_OVERFLOW'
-            ? clientError(431, 'BadRequest', 'the request headers are too large')
-            : clientError(400, 'BadRequest', 'malformed HTTP request'),
+            ? clientError('RequestHeaderFieldsTooLarge', 'the request headers are too large')
+            : clientError('BadRequest', 'malformed HTTP request'),
       );
     }
     socket.destroy(error);

@@ -1,12 +1,11 @@
 import { fastify, LogController, type FastifyError } from 'fastify';
 import type { SecureContextOptions } from 'node:tls';
 import type { AdmissionHandler } from '../admission/handler.js';
-import { statusBody } from '../admission/response.js';
+import { reasonFor, statusBody } from '../admission/response.js';
+import { admissionRoutes } from '../admission/routes.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { Webhook } from '../admission/request.js';
 import { pinClientIdentities, type ClientIdentityPolicy } from './client-identity.js';
-import { deadlineAfter, outboundBudgetMs } from './deadline.js';
 import type { PemPair } from './dev-certificate.js';
 import {
   DEFAULT_INTAKE_LIMITS,
@@ -81,12 +80,12 @@ export function createWebhookServer(options: WebhookServerOptions) {
     // Parser and limit errors (bad JSON, empty body, too large, wrong media type) get a JSON Status.
     const statusCode = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     if (statusCode === 500) options.logger.error({ err: error }, 'unexpected error in the webhook server');
-    const body = statusBody('BadRequest', statusCode === 500 ? 'internal error' : error.message);
-    return reply.code(statusCode).send({ ...body, code: statusCode, reason: statusCode === 500 ? 'InternalError' : body.reason });
+    const body = statusBody(reasonFor(statusCode), statusCode === 500 ? 'internal error' : error.message);
+    return reply.code(body.code).send(body);
   });
   installIntakeLimits(app, { limits: { ...DEFAULT_INTAKE_LIMITS, ...options.limits }, bodyLimit: BODY_LIMIT_BYTES, onRefused: refused });
   app.setNotFoundHandler((_request, reply) =>
-    reply.code(404).send({ apiVersion: 'v1', kind: 'Status', status: 'Failure', code: 404, reason: 'NotFound', message: 'only POST /mutate and POST /validate are served here' }),
+    reply.code(404).send(statusBody('NotFound', 'only POST /mutate and POST /validate are served here')),
   );
 
   // Draining: server.close() reaps only the connections idle at that moment, so a keep-alive connection
@@ -95,23 +94,17 @@ export function createWebhookServer(options: WebhookServerOptions) {
   // that go idle are reaped every 50 ms. (Not per-answer hooks: they cost every review a few µs.)
   let closing = false;
   let reaper: NodeJS.Timeout | undefined;
-  app.addHook('preClose', async () => {
+  app.addHook('preClose', (done) => {
     closing = true;
     reaper = setInterval(() => app.server.closeIdleConnections(), 50);
+    done();
   });
-  app.addHook('onClose', async () => {
+  app.addHook('onClose', (_instance, done) => {
     clearInterval(reaper);
+    done();
   });
 
-  const route = (webhook: Webhook) =>
-    app.post<{ Querystring: { timeout?: string } }>(`/${webhook}`, async (request, reply) => {
-      const deadline = deadlineAfter(outboundBudgetMs(request.query.timeout));
-      const result = await options.handler.handle(webhook, request.body, deadline);
-      if (closing) reply.header('connection', 'close');
-      return reply.code(result.statusCode).send(result.body);
-    });
-  route('mutate');
-  route('validate');
+  void app.register(admissionRoutes, { handler: options.handler, closing: () => closing });
   return app;
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { toAdmissionReview } from '../../src/admission/response.js';
+import { reasonFor, statusBody, toAdmissionReview, type StatusReason } from '../../src/admission/response.js';
 import { allow, deny } from '../../src/admission/decision.js';
 
 describe('toAdmissionReview', () => {
@@ -20,5 +20,33 @@ describe('toAdmissionReview', () => {
     expect(review.response.status).toEqual({ metadata: {}, status: 'Failure', code: 403, reason: 'Forbidden', message: 'no' });
     expect(review.response.warnings?.[0]?.length).toBeLessThanOrEqual(120);
     expect(review.apiVersion).toBe('admission.k8s.io/v1beta1');
+  });
+});
+
+describe('statusBody', () => {
+  it('writes the code that goes with each reason, as kube-apiserver pairs them', () => {
+    expect(statusBody('BadRequest', 'm')).toEqual({ apiVersion: 'v1', kind: 'Status', status: 'Failure', code: 400, reason: 'BadRequest', message: 'm' });
+    const pairs: Array<[StatusReason, number]> = [
+      ['Forbidden', 403],
+      ['Invalid', 422],
+      ['NotFound', 404],
+      ['RequestEntityTooLarge', 413],
+      ['UnsupportedMediaType', 415],
+      ['TooManyRequests', 429],
+      ['RequestTimeout', 408],
+      ['InternalError', 500],
+      ['ServiceUnavailable', 503],
+      ['Timeout', 504],
+    ];
+    for (const [reason, code] of pairs) {
+      expect(statusBody(reason, 'm').code, reason).toBe(code);
+      expect(reasonFor(code), String(code)).toBe(reason);
+    }
+    expect(statusBody('TooManyRequests', 'm', { retryAfterSeconds: 1 }).details).toEqual({ retryAfterSeconds: 1 });
+  });
+
+  it('falls back to BadRequest or InternalError for codes with no reason of their own', () => {
+    expect(reasonFor(418)).toBe('BadRequest');
+    expect(reasonFor(502)).toBe('InternalError');
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { callWithDeadline, deadlineScope, networkCode, toDependencyError } from '../../src/kube/api-call.js';
 import { ApiStatusError } from '../../src/kube/api-client.js';
-import type { Deadline } from '../../src/admission/request.js';
+import type { Deadline } from '../../src/admission/deadline.js';
 import { DependencyError } from '../../src/restore/ports.js';
 import { manualDeadline } from '../support/deadlines.js';
 

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdmissionHandler } from '../../src/admission/handler.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createMetrics } from '../../src/observability/metrics.js';
-import type { Deadline } from '../../src/admission/request.js';
+import type { Deadline } from '../../src/admission/deadline.js';
 import { DependencyError } from '../../src/restore/ports.js';
 import { restoreDeciders } from '../../src/restore/webhooks.js';
 import { generateServingPair, type PemPair } from '../../src/server/dev-certificate.js';
@@ -85,7 +85,7 @@ describe('webhook server over HTTPS', () => {
     (big.metadata as Record<string, unknown>).annotations = { blob: 'x'.repeat(4 * 1024 * 1024) };
     const tooBig = await send('/validate', reviewBody({ operation: 'UPDATE', object: big, oldObject: big }));
     expect(tooBig.status).toBe(413);
-    expect(tooBig.body).toMatchObject({ kind: 'Status', code: 413 });
+    expect(tooBig.body).toMatchObject({ kind: 'Status', code: 413, reason: 'RequestEntityTooLarge' });
   });
 
   it.each([
@@ -97,13 +97,13 @@ describe('webhook server over HTTPS', () => {
     const reply = await send('/validate', body);
     expect(reply.status).toBe(status);
     expect(reply.contentType).toContain('application/json');
-    expect(reply.body).toMatchObject({ kind: 'Status' });
+    expect(reply.body).toMatchObject({ kind: 'Status', code: 400, reason: 'BadRequest' });
   });
 
   it('answers another media type with a JSON error', async () => {
     const reply = await send('/validate', '<x/>', { contentType: 'application/xml' });
     expect(reply.status).toBe(415);
-    expect(reply.body).toMatchObject({ kind: 'Status', code: 415 });
+    expect(reply.body).toMatchObject({ kind: 'Status', code: 415, reason: 'UnsupportedMediaType' });
   });
 
   it('answers keys such as __proto__ and constructor instead of refusing the body', async () => {
@@ -116,7 +116,7 @@ describe('webhook server over HTTPS', () => {
   it('serves nothing else', async () => {
     const reply = await send('/other', reviewBody({}));
     expect(reply.status).toBe(404);
-    expect(reply.body).toMatchObject({ kind: 'Status' });
+    expect(reply.body).toMatchObject({ kind: 'Status', code: 404, reason: 'NotFound' });
   });
 
   it('answers inside ?timeout when the API is slow, denying the restore', async () => {

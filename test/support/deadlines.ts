@@ -1,5 +1,5 @@
-import type { Deadline } from '../../src/admission/request.js';
-import { deadlineAfter } from '../../src/server/deadline.js';
+import type { Deadline } from '../../src/admission/deadline.js';
+import { deadlineAfter } from '../../src/admission/deadline.js';
 
 /** A Deadline `ms` from now, as the server hands it to the ports. */
 export const deadlineIn = (ms: number): Deadline => deadlineAfter(ms);

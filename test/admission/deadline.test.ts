@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseDuration } from '../../src/common/duration.js';
-import { deadlineAfter, outboundBudgetMs } from '../../src/server/deadline.js';
+import { deadlineAfter, outboundBudgetMs } from '../../src/admission/deadline.js';
 
 describe('durations and deadlines', () => {
   it('parses Go-style durations', () => {

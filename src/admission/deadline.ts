@@ -1,5 +1,13 @@
 import { parseDuration } from '../common/duration.js';
-import type { Deadline } from '../admission/request.js';
+
+/**
+ * The time a review may still spend on outbound calls. It travels from the server to every port,
+ * so an answer always reaches kube-apiserver before its own timeout.
+ */
+export interface Deadline {
+  readonly signal: AbortSignal;
+  remainingMs(): number;
+}
 
 // kube-apiserver's default webhook timeout, and its maximum.
 const DEFAULT_TIMEOUT_MS = 10_000;
