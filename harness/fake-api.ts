@@ -5,8 +5,8 @@ import { createServer as createTlsServer, type Server as TlsServer } from 'node:
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { ApiClient, RefreshingTarget } from '../src/kube/api-client.js';
-import { loopbackServingPair } from './loopback-tls.js';
 import { isObject, type JsonObject } from '../src/common/json.js';
+import { issueServing } from '../src/tls/issue.js';
 
 export type Fault = 'none' | 'down' | 'status500' | 'status429' | 'hang';
 
@@ -221,7 +221,7 @@ export class FakeResource {
 
   private keyOfObject(object: JsonObject): string {
     const metadata = isObject(object.metadata) ? object.metadata : {};
-    return `${typeof metadata.namespace === 'string' ? metadata.namespace : ''}/${String(metadata.name)}`;
+    return `${typeof metadata.namespace === 'string' ? metadata.namespace : ''}/${typeof metadata.name === 'string' ? metadata.name : ''}`;
   }
 }
 
@@ -278,7 +278,7 @@ export class FakeApi {
   }
 
   static async start(options: FakeApiOptions = {}): Promise<FakeApi> {
-    const api = new FakeApi(options, options.tls ? await loopbackServingPair() : undefined);
+    const api = new FakeApi(options, options.tls ? await issueServing({ commonName: '127.0.0.1', ips: ['127.0.0.1'] }) : undefined);
     await api.listen(0);
     return api;
   }

@@ -4,17 +4,13 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { generate } from 'selfsigned';
-
-export interface PemPair {
-  cert: string;
-  key: string;
-}
+import type { PemPair } from '../../src/tls/check.js';
+import { issueCa, issueClient, issueLeaf } from '../../src/tls/issue.js';
 
 export interface Pki {
   ca: PemPair;
   caFile: string;
-  /** Signs a serving pair for the given DNS names and IPs with the CA. */
+  /** Signs a serving pair for the given DNS names and IPs with the CA (serverAuth and clientAuth). */
   serving(commonName: string, dnsNames: string[], ips: string[]): Promise<PemPair>;
   /** Signs a client certificate (clientAuth only) with that subject CN. */
   client(commonName: string): Promise<PemPair>;
@@ -25,60 +21,14 @@ export interface Pki {
 const DAY = 24 * 3600 * 1000;
 
 export async function createPki(dir: string): Promise<Pki> {
-  const notBeforeDate = new Date(Date.now() - 3600_000);
-  const notAfterDate = new Date(Date.now() + 7 * DAY);
-  const caResult = await generate([{ name: 'commonName', value: 'restore-guard-e2e-ca' }], {
-    keyType: 'ec',
-    curve: 'P-256',
-    algorithm: 'sha256',
-    notBeforeDate,
-    notAfterDate,
-    extensions: [
-      { name: 'basicConstraints', cA: true, critical: true },
-      { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
-    ],
-  });
-  const ca: PemPair = { cert: caResult.cert, key: caResult.private };
+  const validity = { notBefore: new Date(Date.now() - 3600_000), notAfter: new Date(Date.now() + 7 * DAY) };
+  const ca = await issueCa({ commonName: 'restore-guard-e2e-ca', ...validity });
   const caFile = join(dir, 'ca.crt');
   await writeFile(caFile, ca.cert);
 
-  const serving = async (commonName: string, dnsNames: string[], ips: string[]): Promise<PemPair> => {
-    const result = await generate([{ name: 'commonName', value: commonName }], {
-      keyType: 'ec',
-      curve: 'P-256',
-      algorithm: 'sha256',
-      notBeforeDate,
-      notAfterDate,
-      ca,
-      extensions: [
-        { name: 'basicConstraints', cA: false },
-        { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-        { name: 'extKeyUsage', serverAuth: true, clientAuth: true },
-        {
-          name: 'subjectAltName',
-          altNames: [...dnsNames.map((value) => ({ type: 2 as const, value })), ...ips.map((ip) => ({ type: 7 as const, ip }))],
-        },
-      ],
-    });
-    return { cert: result.cert, key: result.private };
-  };
-
-  const client = async (commonName: string): Promise<PemPair> => {
-    const result = await generate([{ name: 'commonName', value: commonName }], {
-      keyType: 'ec',
-      curve: 'P-256',
-      algorithm: 'sha256',
-      notBeforeDate,
-      notAfterDate,
-      ca,
-      extensions: [
-        { name: 'basicConstraints', cA: false },
-        { name: 'keyUsage', digitalSignature: true, critical: true },
-        { name: 'extKeyUsage', clientAuth: true },
-      ],
-    });
-    return { cert: result.cert, key: result.private };
-  };
+  const serving = (commonName: string, dnsNames: string[], ips: string[]): Promise<PemPair> =>
+    issueLeaf({ commonName, dnsNames, ips, extKeyUsage: ['serverAuth', 'clientAuth'], issuer: ca, ...validity });
+  const client = (commonName: string): Promise<PemPair> => issueClient({ commonName, issuer: ca, ...validity });
 
   const write = async (pair: PemPair, name: string) => {
     const certFile = join(dir, `${name}.crt`);

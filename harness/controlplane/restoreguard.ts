@@ -9,43 +9,28 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { TLSSocket } from 'node:tls';
-import { generate } from 'selfsigned';
+import type { PemPair } from '../../src/tls/check.js';
+import { issueClient, issueServing } from '../../src/tls/issue.js';
 import { run, shippedInstall, TEST_POD_GROUP, WEBHOOK_KINDS, type ControlPlaneInfo, type Manifest } from './controlplane.js';
 import { kubectl } from './kubectl.js';
 import { eventually, freePort, httpsRequest } from './net.js';
 import { RESTORE_GUARD_MAIN } from './paths.js';
 import { Supervisor, type Managed } from './processes.js';
 
-export interface PemPair {
-  cert: string;
-  key: string;
+function clusterCa(info: ControlPlaneInfo): PemPair {
+  return { cert: readFileSync(info.caFile, 'utf8'), key: readFileSync(info.caKeyFile, 'utf8') };
 }
 
 /** A serving pair signed by the control plane's CA (loopback and the in-cluster Service names). */
-export async function servingPair(info: ControlPlaneInfo, commonName: string): Promise<PemPair> {
-  const ca = { cert: readFileSync(info.caFile, 'utf8'), key: readFileSync(info.caKeyFile, 'utf8') };
-  const result = await generate([{ name: 'commonName', value: commonName }], {
-    keyType: 'ec',
-    curve: 'P-256',
-    algorithm: 'sha256',
-    notBeforeDate: new Date(Date.now() - 3600_000),
-    notAfterDate: new Date(Date.now() + 7 * 24 * 3600_000),
-    ca,
-    extensions: [
-      { name: 'basicConstraints', cA: false },
-      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-      { name: 'extKeyUsage', serverAuth: true },
-      {
-        name: 'subjectAltName',
-        altNames: [
-          { type: 2, value: 'localhost' },
-          { type: 2, value: 'restore-guard.restore-guard.svc' },
-          { type: 7, ip: '127.0.0.1' },
-        ],
-      },
-    ],
+export function servingPair(info: ControlPlaneInfo, commonName: string): Promise<PemPair> {
+  return issueServing({
+    commonName,
+    issuer: clusterCa(info),
+    notBefore: new Date(Date.now() - 3600_000),
+    notAfter: new Date(Date.now() + 7 * 24 * 3600_000),
+    dnsNames: ['localhost', 'restore-guard.restore-guard.svc'],
+    ips: ['127.0.0.1'],
   });
-  return { cert: result.cert, key: result.private };
 }
 
 export interface RestoreGuardOptions {
@@ -173,22 +158,8 @@ export async function startRestoreGuard(info: ControlPlaneInfo, options: Restore
 }
 
 /** A client certificate of the cluster CA for `commonName`: what any user of the cluster may hold. */
-export async function clusterClientCertificate(info: ControlPlaneInfo, commonName: string): Promise<PemPair> {
-  const ca = { cert: readFileSync(info.caFile, 'utf8'), key: readFileSync(info.caKeyFile, 'utf8') };
-  const result = await generate([{ name: 'commonName', value: commonName }], {
-    keyType: 'ec',
-    curve: 'P-256',
-    algorithm: 'sha256',
-    notBeforeDate: new Date(Date.now() - 3600_000),
-    notAfterDate: new Date(Date.now() + 24 * 3600_000),
-    ca,
-    extensions: [
-      { name: 'basicConstraints', cA: false },
-      { name: 'keyUsage', digitalSignature: true, critical: true },
-      { name: 'extKeyUsage', clientAuth: true },
-    ],
-  });
-  return { cert: result.cert, key: result.private };
+export function clusterClientCertificate(info: ControlPlaneInfo, commonName: string): Promise<PemPair> {
+  return issueClient({ commonName, issuer: clusterCa(info), notBefore: new Date(Date.now() - 3600_000), notAfter: new Date(Date.now() + 24 * 3600_000) });
 }
 
 /** kube-apiserver's webhook client pair (see ControlPlaneInfo.webhookClient). */

@@ -1,8 +1,9 @@
-import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { generate } from 'selfsigned';
 import { stringify } from 'yaml';
+import { matchPair, parseCertificates } from '../tls/check.js';
+import { issueCa, issueClient, issueServing } from '../tls/issue.js';
 
 /**
  * The self-signed serving certificate for clusters without cert-manager: a private CA and a serving
@@ -110,21 +111,6 @@ export function servingDnsNames(service: string = DEFAULTS.service, namespace: s
   return [`${service}.${namespace}.svc`, `${service}.${namespace}.svc.cluster.local`];
 }
 
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g;
-
-/** The certificates in a PEM text, in order; blocks that do not parse are skipped. */
-export function parseCertificates(pem: string): X509Certificate[] {
-  const certificates: X509Certificate[] = [];
-  for (const block of pem.match(PEM_CERTIFICATE) ?? []) {
-    try {
-      certificates.push(new X509Certificate(block));
-    } catch {
-      // not a certificate we can use: leave it out
-    }
-  }
-  return certificates;
-}
-
 function describe(cert: X509Certificate): IssuedCertificate {
   return { subject: cert.subject, fingerprint256: cert.fingerprint256, notBefore: new Date(cert.validFrom), notAfter: new Date(cert.validTo) };
 }
@@ -154,74 +140,37 @@ interface KeyedCertificate {
 async function loadCa(files: CertificateFiles): Promise<KeyedCertificate | undefined> {
   const [pem, key] = await Promise.all([readOptional(files.caCert), readOptional(files.caKey)]);
   if (pem === undefined || key === undefined) return undefined;
-  try {
-    const cert = new X509Certificate(pem);
-    if (!cert.ca || !cert.checkPrivateKey(createPrivateKey(key))) return undefined;
-    return { cert, pem, key };
-  } catch {
-    return undefined;
-  }
+  const match = matchPair({ cert: pem, key });
+  return match.ok && match.cert.ca ? { cert: match.cert, pem, key } : undefined;
+}
+
+function keyed(pair: { cert: string; key: string }): KeyedCertificate {
+  return { cert: new X509Certificate(pair.cert), pem: pair.cert, key: pair.key };
 }
 
 async function createCa(now: number, validityDays: number): Promise<KeyedCertificate> {
-  const notBeforeDate = new Date(now - BACKDATE_MS);
   // A distinct subject per CA: verifiers that pick an issuer by name never confuse the old CA with the new.
-  const result = await generate(
-    [
-      { name: 'commonName', value: `restore-guard CA ${new Date(now).toISOString()}` },
-      { name: 'organizationName', value: 'restore-guard' },
-    ],
-    {
-      keyType: 'ec',
-      curve: 'P-256',
-      algorithm: 'sha256',
-      notBeforeDate,
-      notAfterDate: new Date(now + validityDays * DAY_MS),
-      extensions: [
-        { name: 'basicConstraints', cA: true, pathLenConstraint: 0, critical: true },
-        { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
-      ],
-    },
-  );
-  return { cert: new X509Certificate(result.cert), pem: result.cert, key: result.private };
+  const pair = await issueCa({
+    commonName: `restore-guard CA ${new Date(now).toISOString()}`,
+    organization: 'restore-guard',
+    notBefore: new Date(now - BACKDATE_MS),
+    notAfter: new Date(now + validityDays * DAY_MS),
+  });
+  return keyed(pair);
 }
 
-async function issueServing(ca: KeyedCertificate, dnsNames: string[], now: number, validityDays: number): Promise<KeyedCertificate> {
-  const notAfter = Math.min(now + validityDays * DAY_MS, Date.parse(ca.cert.validTo));
+/** A leaf's validity: from a little before now for `validityDays`, but never past its CA's. */
+function leafValidity(ca: KeyedCertificate, now: number, validityDays: number): { notBefore: Date; notAfter: Date } {
+  return { notBefore: new Date(now - BACKDATE_MS), notAfter: new Date(Math.min(now + validityDays * DAY_MS, Date.parse(ca.cert.validTo))) };
+}
+
+async function issueServingFor(ca: KeyedCertificate, dnsNames: string[], now: number, validityDays: number): Promise<KeyedCertificate> {
   const [commonName = 'restore-guard'] = dnsNames;
-  const result = await generate([{ name: 'commonName', value: commonName }], {
-    keyType: 'ec',
-    curve: 'P-256',
-    algorithm: 'sha256',
-    notBeforeDate: new Date(now - BACKDATE_MS),
-    notAfterDate: new Date(notAfter),
-    ca: { key: ca.key, cert: ca.pem },
-    extensions: [
-      { name: 'basicConstraints', cA: false, critical: true },
-      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-      { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames: dnsNames.map((value) => ({ type: 2 as const, value })) },
-    ],
-  });
-  return { cert: new X509Certificate(result.cert), pem: result.cert, key: result.private };
+  return keyed(await issueServing({ commonName, dnsNames, issuer: { cert: ca.pem, key: ca.key }, ...leafValidity(ca, now, validityDays) }));
 }
 
-async function issueClient(ca: KeyedCertificate, commonName: string, now: number, validityDays: number): Promise<KeyedCertificate> {
-  const notAfter = Math.min(now + validityDays * DAY_MS, Date.parse(ca.cert.validTo));
-  const result = await generate([{ name: 'commonName', value: commonName }], {
-    keyType: 'ec',
-    curve: 'P-256',
-    algorithm: 'sha256',
-    notBeforeDate: new Date(now - BACKDATE_MS),
-    notAfterDate: new Date(notAfter),
-    ca: { key: ca.key, cert: ca.pem },
-    extensions: [
-      { name: 'basicConstraints', cA: false, critical: true },
-      { name: 'keyUsage', digitalSignature: true, critical: true },
-      { name: 'extKeyUsage', clientAuth: true },
-    ],
-  });
-  return { cert: new X509Certificate(result.cert), pem: result.cert, key: result.private };
+async function issueClientFor(ca: KeyedCertificate, commonName: string, now: number, validityDays: number): Promise<KeyedCertificate> {
+  return keyed(await issueClient({ commonName, issuer: { cert: ca.pem, key: ca.key }, ...leafValidity(ca, now, validityDays) }));
 }
 
 /**
@@ -295,8 +244,8 @@ export async function renewCertificates(options: RenewOptions): Promise<RenewRes
   const ca = reason ? await createCa(now, settings.caValidityDays) : (previousCa as KeyedCertificate);
   if (!reason) reason = 'the CA is valid long enough';
 
-  const serving = await issueServing(ca, dnsNames, now, settings.leafValidityDays);
-  const client = await issueClient(ca, settings.clientName, now, settings.leafValidityDays);
+  const serving = await issueServingFor(ca, dnsNames, now, settings.leafValidityDays);
+  const client = await issueClientFor(ca, settings.clientName, now, settings.leafValidityDays);
   const clientUsers = [`${settings.service}.${settings.namespace}.svc:443`];
   const earlier = previousCa ? [previousCa.cert, ...previousBundle] : previousBundle;
   const { bundle, dropped } = chooseBundle(ca.cert, earlier, now, settings.overlapDays * DAY_MS);

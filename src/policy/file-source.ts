@@ -1,50 +1,46 @@
-import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
+import { DirectoryFollower, type WatchDirectory } from '../common/follow-directory.js';
 import type { Logger } from '../observability/logger.js';
 import type { PolicyStore } from './store.js';
 
 /**
- * Follows a policy file: a directory watch for quick reaction, and a poll because the kubelet updates a
- * mounted ConfigMap by swapping a symlinked directory, which file watches do not survive.
+ * Follows a policy file with a DirectoryFollower: a watch of its directory for quick reaction, and a poll
+ * because the kubelet updates a mounted ConfigMap by swapping a symlinked directory, which file watches do
+ * not survive.
  */
 export class PolicyFileSource {
-  private watcher: FSWatcher | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly follower: DirectoryFollower<void>;
   private lastText: string | undefined | null = null;
-  private reading: Promise<void> | undefined;
 
   constructor(
     private readonly path: string,
     private readonly store: PolicyStore,
     private readonly logger: Logger,
-    private readonly pollMs = 2_000,
-  ) {}
+    pollMs = 2_000,
+    watch?: WatchDirectory,
+  ) {
+    this.follower = new DirectoryFollower({
+      files: [path],
+      check: () => this.read(),
+      pollIntervalMs: pollMs,
+      onWatchFailure: (dir, err) => logger.warn({ err, path, dir }, 'cannot watch the policy file directory; polling only'),
+      ...(watch ? { watch } : {}),
+    });
+  }
 
-  /** Reads the file once (so the first review already sees it), then keeps following it. */
+  /** Starts following the file and reads it once (so the first review already sees it). */
   async start(): Promise<void> {
-    await this.check();
-    try {
-      this.watcher = watch(dirname(this.path), { persistent: false }, (_event, file) => {
-        if (!file || file === basename(this.path) || file.startsWith('..')) void this.check();
-      });
-      this.watcher.on('error', (err) => this.logger.warn({ err, path: this.path }, 'policy file watch failed; polling only'));
-    } catch (err) {
-      this.logger.warn({ err, path: this.path }, 'cannot watch the policy file directory; polling only');
-    }
-    this.timer = setInterval(() => void this.check(), this.pollMs);
-    this.timer.unref();
+    this.follower.start();
+    await this.follower.check();
   }
 
   stop(): void {
-    this.watcher?.close();
-    if (this.timer) clearInterval(this.timer);
+    this.follower.stop();
   }
 
   /** Reads the file and applies it when its text changed; a missing file means the defaults. */
   check(): Promise<void> {
-    this.reading ??= this.read().finally(() => (this.reading = undefined));
-    return this.reading;
+    return this.follower.check();
   }
 
   private async read(): Promise<void> {

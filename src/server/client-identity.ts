@@ -65,7 +65,7 @@ export function subjectAltDnsNames(subjectAltName: string | undefined): string[]
 }
 
 export function clientIdentity(certificate: Partial<Pick<PeerCertificate, 'subject' | 'subjectaltname'>> | undefined): ClientIdentity {
-  const cn = (certificate?.subject as Record<string, string | string[] | undefined> | undefined)?.CN;
+  const cn = (certificate?.subject)?.CN;
   const commonNames = cn === undefined ? [] : Array.isArray(cn) ? cn : [cn];
   return { commonNames, dnsNames: subjectAltDnsNames(certificate?.subjectaltname) };
 }

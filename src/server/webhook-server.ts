@@ -6,7 +6,7 @@ import { admissionRoutes } from '../admission/routes.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { pinClientIdentities, type ClientIdentityPolicy } from './client-identity.js';
-import type { PemPair } from './dev-certificate.js';
+import type { PemPair } from '../tls/check.js';
 import {
   DEFAULT_INTAKE_LIMITS,
   HANDSHAKE_TIMEOUT_MS,

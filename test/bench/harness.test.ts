@@ -11,7 +11,8 @@ import { bigUpdateBody, passThroughBody, restoreBody, restoreBodyForUser } from 
 import { answered, burst, fixedRate, keepAliveAgent, median, percentile, post, saturate, type Target } from '../../bench/load.js';
 import { summarizeProfile } from '../../bench/profile.js';
 import { cpuSeconds, rssMiB, startWebhookProcess, type ServerProcess } from '../../bench/processes.js';
-import { generateServingPair, type PemPair } from '../../src/server/dev-certificate.js';
+import { generateServingPair } from '../../src/server/dev-certificate.js';
+import type { PemPair } from '../../src/tls/check.js';
 
 const UID = '705ab4f5-6393-11e8-b7cc-42010a800002';
 const PATH = '/validate?timeout=10s';

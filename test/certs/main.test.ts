@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { connect, createServer, type Server } from 'node:tls';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { certificateFiles, parseCertificates, renewCertificates, type CertificateFiles } from '../../src/certs/authority.js';
+import { certificateFiles, renewCertificates, type CertificateFiles } from '../../src/certs/authority.js';
+import { parseCertificates } from '../../src/tls/check.js';
 
 /** `npm run certs`: a CA and serving pair whose chain verifies, a caBundle that matches, renewal and CA rotation. */
 

@@ -7,10 +7,11 @@ import { connect, createServer, type Server, type TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { parseCertificates, renewCertificates } from '../../src/certs/authority.js';
+import { renewCertificates } from '../../src/certs/authority.js';
 import { parseServeOptions } from '../../src/cli/options.js';
 import { parsePolicy } from '../../src/policy/parse.js';
-import { issueClientCertificate } from '../support/client-certs.js';
+import { parseCertificates } from '../../src/tls/check.js';
+import { issueClient } from '../../src/tls/issue.js';
 import { at } from '../support/json-path.js';
 import { SecretVolume } from '../support/secret-volume.js';
 import { startWebhookProcess } from '../support/webhook-process.js';
@@ -188,7 +189,7 @@ describe('kustomize renders', () => {
       const apiServer = { cert: readFileSync(issued.files.clientCert, 'utf8'), key: readFileSync(issued.files.clientKey, 'utf8') };
       expect(await call(apiServer)).toBe(404); // answered (only /mutate and /validate exist)
       const ca = { cert: readFileSync(issued.files.caCert, 'utf8'), key: readFileSync(issued.files.caKey, 'utf8') };
-      expect(await call(await issueClientCertificate(ca, 'mallory'))).toBe(0); // closed, nothing answered
+      expect(await call(await issueClient({ commonName: 'mallory', issuer: ca }))).toBe(0); // closed, nothing answered
       expect(await call({})).not.toBe(404);
     } finally {
       await webhook.stop();

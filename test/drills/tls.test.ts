@@ -10,7 +10,7 @@ import { reviewBody } from '../support/fixtures.js';
 import { admissionAnswer } from '../support/load.js';
 import { startWebhookProcess, type WebhookProcess } from '../support/webhook-process.js';
 import { SecretVolume } from '../support/secret-volume.js';
-import { makeClientCa } from '../support/client-ca.js';
+import { makeClientCa } from '../support/client-certs.js';
 
 /**
  * TLS floor and mTLS of the built binary (`--tls-cert-file`, `--tls-private-key-file`, `--client-ca-file`).

@@ -3,8 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApiClient, RefreshingTarget, type ConnectionMaterial } from '../../src/kube/api-client.js';
 import { SubjectAccessReviewAuthorizer } from '../../src/kube/sar-authorizer.js';
+import { issueServing } from '../../src/tls/issue.js';
 import { deadlineIn } from '../support/deadlines.js';
-import { loopbackServingPair } from '../../harness/loopback-tls.js';
+
+/** A self-signed serving pair for 127.0.0.1: a TLS server on loopback that clients can verify. */
+const loopbackServingPair = () => issueServing({ commonName: '127.0.0.1', ips: ['127.0.0.1'] });
 
 const user = { username: 'alice', groups: [], extra: {} };
 const access = { verb: 'restore', group: 'node.k8s.io', version: 'v1alpha1', resource: 'podcheckpoints', namespace: 'n', name: 'c' };

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync, type FSWatcher } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -6,6 +6,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { PolicyFileSource } from '../../src/policy/file-source.js';
 import { PolicyStore } from '../../src/policy/store.js';
+import { watchDirectory, type WatchDirectory } from '../../src/common/follow-directory.js';
 
 const HEADER = 'apiVersion: restore-guard.dev/v1alpha1\nkind: RestorePolicy\n';
 
@@ -59,5 +60,54 @@ describe('PolicyFileSource', () => {
     const store = await start(join(mkdtempSync(join(tmpdir(), 'rg-none-')), 'policy.yaml'));
     expect(store.current().mode).toBe('enforce');
     expect(store.generation).toBe(1);
+  });
+});
+
+describe('PolicyFileSource on the follower', () => {
+  const POLL_MS = 60_000;
+  const followers: Array<{ stop(): void }> = [];
+  afterEach(() => {
+    for (const follower of followers.splice(0)) follower.stop();
+    vi.useRealTimers();
+  });
+  const HEADER = 'apiVersion: restore-guard.dev/v1alpha1\nkind: RestorePolicy\n';
+  const start = async (path: string, watch?: WatchDirectory) => {
+    const store = new PolicyStore({ logger: createLogger('silent'), metrics: createMetrics({ defaultMetrics: false }) });
+    const source = new PolicyFileSource(path, store, createLogger('silent'), POLL_MS, watch);
+    followers.push(source);
+    await source.start();
+    return store;
+  };
+
+  it('watches its directory again on the next poll after the watch failed, and sees an edit through the new watch', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const dir = mkdtempSync(join(tmpdir(), 'rg-policy-follow-'));
+    const path = join(dir, 'policy.yaml');
+    writeFileSync(path, `${HEADER}mode: warn`);
+    const watchers: FSWatcher[] = [];
+    const store = await start(path, (watched, onEvent) => {
+      const watcher = watchDirectory(watched, onEvent);
+      watchers.push(watcher);
+      return watcher;
+    });
+    expect(store.current().mode).toBe('warn');
+    watchers[0]?.emit('error', new Error('watch failed'));
+    await vi.advanceTimersByTimeAsync(POLL_MS);
+    expect(watchers).toHaveLength(2);
+    // No poll from here on: only the new watch can see this.
+    writeFileSync(path, `${HEADER}mode: audit`);
+    await vi.waitFor(() => expect(store.current().mode).toBe('audit'));
+  });
+
+  it('watches a directory that did not exist at start once a poll finds it, and then sees the file appear', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const dir = join(mkdtempSync(join(tmpdir(), 'rg-policy-follow-')), 'mount');
+    const store = await start(join(dir, 'policy.yaml'));
+    expect(store.current().mode).toBe('enforce');
+    mkdirSync(dir);
+    await vi.advanceTimersByTimeAsync(POLL_MS);
+    // No poll from here on: only a watch of the new directory can see this.
+    writeFileSync(join(dir, 'policy.yaml'), `${HEADER}mode: warn`);
+    await vi.waitFor(() => expect(store.current().mode).toBe('warn'));
   });
 });

@@ -7,8 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { renewCertificates } from '../../src/certs/authority.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createMetrics } from '../../src/observability/metrics.js';
-import { CertificateReloader, checkTlsMaterial, type TlsMaterial } from '../../src/server/certificate-reloader.js';
+import { CertificateReloader } from '../../src/server/certificate-reloader.js';
 import { secureContextOptions } from '../../src/server/webhook-server.js';
+import type { TlsMaterial } from '../../src/tls/check.js';
 
 /** The reloader's decisions, driven by check() and an injected clock: no timers, no server. */
 
@@ -43,20 +44,6 @@ function setup(initial: TlsMaterial, clock: { now: number }) {
     (await metrics.registry.getMetricsAsJSON()).find((m) => m.name === 'restore_guard_certificate_reloads_total')?.values.find((v) => v.labels.result === result)?.value ?? 0;
   return { files, write, applied, reloader, metrics, count };
 }
-
-describe('checkTlsMaterial', () => {
-  it('accepts a matching current pair and names what is wrong otherwise', async () => {
-    const a = await pair();
-    const b = await pair();
-    expect(checkTlsMaterial(a)).toMatchObject({ ok: true, fingerprint: new X509Certificate(a.cert).fingerprint256 });
-    expect(checkTlsMaterial({ cert: a.cert, key: b.key })).toEqual({ ok: false, reason: 'the private key does not match the certificate' });
-    expect(checkTlsMaterial({ cert: 'nope', key: a.key })).toMatchObject({ ok: false, reason: expect.stringContaining('does not parse') });
-    expect(checkTlsMaterial({ cert: a.cert, key: 'nope' })).toMatchObject({ ok: false, reason: expect.stringContaining('private key does not parse') });
-    expect(checkTlsMaterial(a, Date.now() + 400 * DAY)).toMatchObject({ ok: false, reason: expect.stringContaining('expired') });
-    expect(checkTlsMaterial(a, Date.now() - DAY)).toMatchObject({ ok: false, reason: expect.stringContaining('not valid before') });
-    expect(checkTlsMaterial({ ...a, clientCa: 'garbage' })).toEqual({ ok: false, reason: 'the client CA file holds no PEM certificate' });
-  });
-});
 
 describe('CertificateReloader', () => {
   it('does nothing while the files hold what is served, and swaps a changed valid pair in with the full TLS settings', async () => {

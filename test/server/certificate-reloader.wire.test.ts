@@ -12,13 +12,14 @@ import { renewCertificates } from '../../src/certs/authority.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
 import { restoreDeciders } from '../../src/restore/webhooks.js';
-import { CertificateReloader, checkTlsMaterial, readTlsMaterial, type TlsFiles } from '../../src/server/certificate-reloader.js';
+import { CertificateReloader, readTlsMaterial, type TlsFiles } from '../../src/server/certificate-reloader.js';
 import { createWebhookServer, secureContextOptions, type WebhookServer } from '../../src/server/webhook-server.js';
+import { checkTlsMaterial } from '../../src/tls/check.js';
 import { FakePorts } from '../support/fake-ports.js';
 import { reviewBody } from '../support/fixtures.js';
 import { startWebhookProcess, type WebhookProcess } from '../support/webhook-process.js';
 import { SecretVolume } from '../support/secret-volume.js';
-import { makeClientCa } from '../support/client-ca.js';
+import { makeClientCa } from '../support/client-certs.js';
 
 /**
  * Certificate hot reload: the kubelet updates a mounted Secret by writing a new timestamped directory and

@@ -1,7 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseServeOptions, UsageError } from '../../src/cli/options.js';
-import { clientCaProblem } from '../../src/server/certificate-reloader.js';
 import { clientIdentity, identityAllowed, parseAllowedNames, subjectAltDnsNames } from '../../src/server/client-identity.js';
 import { clientAuthority } from '../support/client-certs.js';
 
@@ -20,7 +19,7 @@ describe('client identities', () => {
     const authority = await clientAuthority('ca');
     const pair = await authority.issue('kube-apiserver-admission-client', ['one.example', 'two, DNS:three.example']);
     const x509 = new X509Certificate(pair.cert);
-    const identity = clientIdentity({ subject: { CN: 'kube-apiserver-admission-client' } as never, subjectaltname: x509.subjectAltName ?? '' });
+    const identity = clientIdentity({ subject: { CN: 'kube-apiserver-admission-client' }, subjectaltname: x509.subjectAltName ?? '' });
     expect(identity).toEqual({ commonNames: ['kube-apiserver-admission-client'], dnsNames: ['one.example', 'two, DNS:three.example'] });
     expect(identityAllowed(identity, ['three.example'])).toBe(false);
   });
@@ -51,12 +50,5 @@ describe('--client-allowed-names and --client-ca-file on the command line', () =
     expect(() => parseServeOptions(['--client-allowed-names', 'kube-apiserver'])).toThrow(UsageError);
     expect(() => parseServeOptions(['--client-allowed-names', 'kube-apiserver'])).toThrow(/needs --client-ca-file/);
     expect(() => parseServeOptions(['--client-ca-file', '/ca.crt', '--client-allowed-names', ' , '])).toThrow(/at least one name/);
-  });
-
-  it('a client CA text without a PEM certificate is not usable', async () => {
-    expect(clientCaProblem('')).toBe('the client CA file holds no PEM certificate');
-    expect(clientCaProblem('-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n')).toBe('the client CA file holds no PEM certificate');
-    expect(clientCaProblem('-----BEGIN CERTIFICATE-----\nnot base64 DER\n-----END CERTIFICATE-----\n')).toMatch(/does not parse/);
-    expect(clientCaProblem((await clientAuthority('ca')).ca)).toBeUndefined();
   });
 });

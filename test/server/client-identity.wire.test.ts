@@ -251,8 +251,8 @@ describe('restore-guard serve (built binary): --client-ca-file must be usable, -
     const mallory = await authority.issue('mallory');
     for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
       const tls = { minVersion: version, maxVersion: version };
-      expect((await post(webhook.webhookPort, serving.ca, { ...apiServer, ...tls } as Pair)).status, version).toBe(200);
-      const refused = await post(webhook.webhookPort, serving.ca, { ...mallory, ...tls } as Pair);
+      expect((await post(webhook.webhookPort, serving.ca, { ...apiServer, ...tls })).status, version).toBe(200);
+      const refused = await post(webhook.webhookPort, serving.ca, { ...mallory, ...tls });
       expect(refused.status, version).toBeUndefined();
       expect(refused.error, version).toBeDefined();
     }
