@@ -189,7 +189,7 @@ export function review(options: ReviewOptions): JsonObject {
       resource: { group: '', version: 'v1', resource: 'pods' },
       requestKind: { group: '', version: 'v1', kind: 'Pod' },
       requestResource: { group: '', version: 'v1', resource: 'pods' },
-      name: options.operation === 'UPDATE' ? (metadata.name as string) : '',
+      name: options.operation === 'UPDATE' ? metadata.name : '',
       namespace: NAMESPACE,
       operation: options.operation ?? 'CREATE',
       userInfo: (options.userInfo ?? user()) as unknown as JsonObject,

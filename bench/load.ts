@@ -211,20 +211,22 @@ export async function fixedRate(options: {
     const payload = staticBody ?? (body as (i: number) => string)(index);
     index++;
     inFlight++;
-    post(target, agent, options.path, payload).then(
-      (answer) => {
-        if (measured) {
-          latencies.push(performance.now() - dispatched);
-          if (!answered(answer, options.expectAllowed)) errors++;
-        }
-      },
-      () => {
-        if (measured) errors++;
-      },
-    ).finally(() => {
-      inFlight--;
-      if (!scheduling && inFlight === 0) finish();
-    });
+    post(target, agent, options.path, payload)
+      .then(
+        (answer) => {
+          if (measured) {
+            latencies.push(performance.now() - dispatched);
+            if (!answered(answer, options.expectAllowed)) errors++;
+          }
+        },
+        () => {
+          if (measured) errors++;
+        },
+      )
+      .finally(() => {
+        inFlight--;
+        if (!scheduling && inFlight === 0) finish();
+      });
   };
   const tick = (): void => {
     const now = performance.now();

@@ -78,12 +78,11 @@ export async function startBaselineProcess(options: {
   prefix?: string[];
   nodeFlags?: string[];
 }): Promise<ServerProcess> {
-  const child = spawnWith(options.prefix ?? [], [...(options.nodeFlags ?? []), options.script, options.certFile, options.keyFile], [
-    'ignore',
-    'inherit',
-    'inherit',
-    'ipc',
-  ]);
+  const child = spawnWith(
+    options.prefix ?? [],
+    [...(options.nodeFlags ?? []), options.script, options.certFile, options.keyFile],
+    ['ignore', 'inherit', 'inherit', 'ipc'],
+  );
   const port = await new Promise<number>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`baseline server exited with ${code}`)));
     child.on('message', (message: { type?: string; port?: number }) => {
@@ -124,13 +123,19 @@ export async function startWebhookProcess(options: {
     ...(options.nodeFlags ?? []),
     options.main ?? WEBHOOK_MAIN,
     'serve',
-    '--port', String(port),
-    '--metrics-port', String(metricsPort),
-    '--bind-address', '127.0.0.1',
-    '--tls-cert-file', options.certFile,
-    '--tls-private-key-file', options.keyFile,
+    '--port',
+    String(port),
+    '--metrics-port',
+    String(metricsPort),
+    '--bind-address',
+    '127.0.0.1',
+    '--tls-cert-file',
+    options.certFile,
+    '--tls-private-key-file',
+    options.keyFile,
     ...options.access.args,
-    '--log-level', options.logLevel ?? 'info',
+    '--log-level',
+    options.logLevel ?? 'info',
     ...(options.policyFile ? ['--policy-file', options.policyFile] : []),
   ];
   const child = spawnWith(options.prefix ?? [], args, ['ignore', 'ignore', 'pipe'], options.access.env);

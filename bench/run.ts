@@ -72,7 +72,12 @@ function config(argv: string[]): Config {
     );
     process.exit(0);
   }
-  const scenarios = new Set(values.scenarios.split(',').map((s) => s.trim()).filter(Boolean));
+  const scenarios = new Set(
+    values.scenarios
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
   for (const s of scenarios) if (!ALL_SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s}`);
   const quick = values.quick;
   const apiAccess = values['api-access'] as ApiAccessMode;
@@ -174,7 +179,18 @@ function summarizeRun(run: TargetRun) {
   const sat = run.saturation;
   const rates: Record<
     string,
-    { p50: number; p99: number; p999: number; max: number; errors: number; samples: number; dispatchLagP99: number; preemptionsPerS: number; clean: number; repeats: number }
+    {
+      p50: number;
+      p99: number;
+      p999: number;
+      max: number;
+      errors: number;
+      samples: number;
+      dispatchLagP99: number;
+      preemptionsPerS: number;
+      clean: number;
+      repeats: number;
+    }
   > = {};
   for (const [rate, all] of Object.entries(run.rates)) {
     const clean = all.filter((x) => x.dispatchLagP99 <= CLEAN_LAG_MS);
@@ -257,7 +273,15 @@ async function main(): Promise<void> {
     fakeApi = await startChild(dir, cfg.apiAccess, loadPrefix);
     const nodeFlags = [...cfg.nodeOptions, ...(cfg.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
     baseline = await startBaselineProcess({ script: join(import.meta.dirname, 'baseline-server.js'), certFile, keyFile, prefix: serverPrefix });
-    const webhookOptions = { certFile, keyFile, access: fakeApi.access, prefix: serverPrefix, nodeFlags, logLevel: cfg.logLevel, ...(cfg.main ? { main: cfg.main } : {}) };
+    const webhookOptions = {
+      certFile,
+      keyFile,
+      access: fakeApi.access,
+      prefix: serverPrefix,
+      nodeFlags,
+      logLevel: cfg.logLevel,
+      ...(cfg.main ? { main: cfg.main } : {}),
+    };
     webhook = await startWebhookProcess(webhookOptions);
     const servers: Servers = { baseline, webhook, ca: tls.cert };
     const idleRssMiB = rssMiB(webhook.pid);
@@ -347,7 +371,13 @@ async function main(): Promise<void> {
       results.concurrent = { perBurst, wrong };
       summaries.concurrent = {
         webhook: summarizeRun({ saturation: [], rates: {} }),
-        extra: { reviewsPerBurst: cfg.burstSize, sarDelayMs: cfg.burstDelayMs, sarsPerBurst: perBurst, maxSarsPerBurst: Math.max(...perBurst), wrongAnswers: wrong },
+        extra: {
+          reviewsPerBurst: cfg.burstSize,
+          sarDelayMs: cfg.burstDelayMs,
+          sarsPerBurst: perBurst,
+          maxSarsPerBurst: Math.max(...perBurst),
+          wrongAnswers: wrong,
+        },
       };
     }
     if (cfg.scenarios.has('big-update')) {
@@ -373,7 +403,15 @@ async function main(): Promise<void> {
       const forUser = restoreBodyForUser();
       const from = rssSamples.length;
       const mixed = (i: number): string => (i % 10 < 5 ? passThrough : i % 10 < 9 ? restore : forUser(`rss-${runId}-${i}`));
-      const rate = await fixedRate({ target: targetOf(webhook, tls.cert), path, body: mixed, rate: cfg.rssRate, durationS: cfg.rssS, warmupS: 0, expectAllowed: true });
+      const rate = await fixedRate({
+        target: targetOf(webhook, tls.cert),
+        path,
+        body: mixed,
+        rate: cfg.rssRate,
+        durationS: cfg.rssS,
+        warmupS: 0,
+        expectAllowed: true,
+      });
       const series = rssSamples.slice(from).map((s) => s.rss);
       const mib = async (metric: string): Promise<number | undefined> => {
         const bytes = await scrapeMetric((webhook as { metricsPort: number }).metricsPort, `restore_guard_${metric}`);
@@ -412,7 +450,12 @@ async function main(): Promise<void> {
     const report = {
       date: new Date(started).toISOString(),
       durationS: (Date.now() - started) / 1000,
-      machine: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model, pinned: { servers: serverPrefix.length > 0 ? cfg.serverCpu : null, load: pinnedLoad ? cfg.loadCpu : null } },
+      machine: {
+        node: process.version,
+        cpus: cpus().length,
+        cpuModel: cpus()[0]?.model,
+        pinned: { servers: serverPrefix.length > 0 ? cfg.serverCpu : null, load: pinnedLoad ? cfg.loadCpu : null },
+      },
       config: { ...cfg, scenarios: [...cfg.scenarios] },
       summaries,
       targets,
@@ -528,7 +571,13 @@ function assemble(cfg: Config, s: Record<string, { baseline?: Summary; webhook: 
     throughputRows(name, warm?.baseline, cold.webhook);
     latencyRows(name, warm?.baseline, cold.webhook, ['500']);
     const per = Number(cold.extra?.sarPerReview);
-    rows.push({ scenario: name, metric: 'SubjectAccessReviews per review', baseline: '', webhook: `${fmt(per, 3)} (${String(cold.extra?.sars)} / ${String(cold.extra?.reviews)})`, ratio: '' });
+    rows.push({
+      scenario: name,
+      metric: 'SubjectAccessReviews per review',
+      baseline: '',
+      webhook: `${fmt(per, 3)} (${String(cold.extra?.sars)} / ${String(cold.extra?.reviews)})`,
+      ratio: '',
+    });
     targets.push({ name: 'cold restore: at most one SAR per review', measured: fmt(per, 3), limit: '1', met: per <= 1 });
   }
   const conc = s.concurrent;
@@ -542,7 +591,12 @@ function assemble(cfg: Config, s: Record<string, { baseline?: Summary; webhook: 
       ratio: '',
     });
     const max = Number(conc.extra?.maxSarsPerBurst);
-    targets.push({ name: 'identical concurrent reviews merged into one SAR', measured: `max ${max} per burst`, limit: '1', met: max === 1 && Number(conc.extra?.wrongAnswers) === 0 });
+    targets.push({
+      name: 'identical concurrent reviews merged into one SAR',
+      measured: `max ${max} per burst`,
+      limit: '1',
+      met: max === 1 && Number(conc.extra?.wrongAnswers) === 0,
+    });
   }
   const big = s['big-update'];
   if (big?.baseline) {

@@ -63,7 +63,9 @@ async function main(): Promise<void> {
   say('1. An allowed restore: alice restores cart from cart-1; restore-guard pins it to node-a');
   console.log(dim('  (spec.restoreFrom on a real Pod is dropped by every released kube-apiserver, so restores use'));
   console.log(dim('   pods.e2e.restore-guard.dev, a Pod-shaped stand-in that keeps it; see the README)'));
-  await eventually('the grant to reach the authorization cache', async () => ((await kubectl(cp, ['create', '--dry-run=server', '-f', file('30-restore-cart.yaml')], { as: 'alice' })).code === 0 ? true : undefined));
+  await eventually('the grant to reach the authorization cache', async () =>
+    (await kubectl(cp, ['create', '--dry-run=server', '-f', file('30-restore-cart.yaml')], { as: 'alice' })).code === 0 ? true : undefined,
+  );
   await sh(['apply', '-f', file('30-restore-cart.yaml')], { as: 'alice' });
   await sh(['get', '-n', 'shop', 'pods.e2e.restore-guard.dev', 'cart', '-o', 'jsonpath={.spec.affinity.nodeAffinity}{"\\n"}']);
 
@@ -73,7 +75,11 @@ async function main(): Promise<void> {
   await sh(['apply', '-f', file('32-restore-tampered.yaml')], { as: 'alice' }, 'fail');
 
   say('3. A denied update: alice changes the image of cart before the restore has finished');
-  await sh(['patch', '-n', 'shop', 'pods.e2e.restore-guard.dev', 'cart', '--type=merge', '--patch-file', file('40-change-image.yaml')], { as: 'alice' }, 'fail');
+  await sh(
+    ['patch', '-n', 'shop', 'pods.e2e.restore-guard.dev', 'cart', '--type=merge', '--patch-file', file('40-change-image.yaml')],
+    { as: 'alice' },
+    'fail',
+  );
   say('   ... while metadata may change');
   await sh(['label', '-n', 'shop', 'pods.e2e.restore-guard.dev', 'cart', 'tier=web'], { as: 'alice' });
 
@@ -95,18 +101,29 @@ async function main(): Promise<void> {
     ['without a client certificate', {}],
     ['with a certificate of the cluster CA for user mallory', await clusterClientCertificate(cp, 'mallory')],
   ] as const) {
-    const outcome = await httpsRequest(`https://127.0.0.1:${suite.restoreGuard.port}/mutate`, { ca: suite.restoreGuard.ca, method: 'POST', body: forged, ...client }).then(
+    const outcome = await httpsRequest(`https://127.0.0.1:${suite.restoreGuard.port}/mutate`, {
+      ca: suite.restoreGuard.ca,
+      method: 'POST',
+      body: forged,
+      ...client,
+    }).then(
       (answer) => `answered HTTP ${answer.status}`,
       (error: NodeJS.ErrnoException) => `no answer (${error.code ?? error.message})`,
     );
     console.log(`  ${who}: ${outcome}`);
     if (outcome.startsWith('answered')) throw new Error('restore-guard answered a forged review');
   }
-  await eventually("restore-guard's warning about mallory's certificate", async () => (suite?.restoreGuard.logs.some((l) => l.clientCN === 'mallory') ? true : undefined));
+  await eventually("restore-guard's warning about mallory's certificate", async () =>
+    suite?.restoreGuard.logs.some((l) => l.clientCN === 'mallory') ? true : undefined,
+  );
 
   say("What restore-guard logged (one line per restore decision; nothing from the Pod's spec)");
   for (const entry of suite.restoreGuard.logs.slice(firstLog).filter((l) => typeof l.decision === 'string' && l.dryRun !== true)) {
-    console.log(dim(`  ${JSON.stringify({ webhook: entry.webhook, operation: entry.operation, user: entry.user, checkpoint: entry.checkpoint, decision: entry.decision, reason: entry.reason })}`));
+    console.log(
+      dim(
+        `  ${JSON.stringify({ webhook: entry.webhook, operation: entry.operation, user: entry.user, checkpoint: entry.checkpoint, decision: entry.decision, reason: entry.reason })}`,
+      ),
+    );
   }
   for (const entry of suite.restoreGuard.logs.slice(firstLog).filter((l) => typeof l.clientCN === 'string')) {
     console.log(dim(`  ${JSON.stringify({ level: 'warn', msg: entry.msg, clientCN: entry.clientCN })}`));
@@ -121,7 +138,7 @@ async function main(): Promise<void> {
   }
 }
 
-main()
+void main()
   .then(
     () => 0,
     (error: Error) => {

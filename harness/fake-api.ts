@@ -162,8 +162,7 @@ export class FakeResource {
 
   handleWatch(url: URL, namespace: string | undefined, res: ServerResponse): void {
     const name = /^metadata\.name=(.+)$/.exec(url.searchParams.get('fieldSelector') ?? '')?.[1];
-    const wanted = (object: JsonObject) =>
-      (namespace === undefined || namespaceOf(object) === namespace) && (name === undefined || nameOf(object) === name);
+    const wanted = (object: JsonObject) => (namespace === undefined || namespaceOf(object) === namespace) && (name === undefined || nameOf(object) === name);
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
     res.flushHeaders();
     const param = url.searchParams.get('resourceVersion');
@@ -370,9 +369,7 @@ export class FakeApi {
       '  cluster:',
       `    server: ${this.url}`,
       // Plain http needs TLS verification explicitly off.
-      ...(this.caPem
-        ? [`    certificate-authority-data: ${Buffer.from(this.caPem).toString('base64')}`]
-        : ['    insecure-skip-tls-verify: true']),
+      ...(this.caPem ? [`    certificate-authority-data: ${Buffer.from(this.caPem).toString('base64')}`] : ['    insecure-skip-tls-verify: true']),
       'users:',
       '- name: fake-user',
       '  user:',
@@ -391,9 +388,7 @@ export class FakeApi {
 
   async close(): Promise<void> {
     this.dropWatches();
-    const closed = this.server.listening
-      ? new Promise<void>((resolve) => this.server.close(() => resolve()))
-      : Promise.resolve();
+    const closed = this.server.listening ? new Promise<void>((resolve) => this.server.close(() => resolve())) : Promise.resolve();
     for (const socket of this.sockets) socket.destroy();
     await closed;
   }
@@ -439,11 +434,11 @@ export class FakeApi {
     }
   }
 
-  private route(
-    method: string,
-    url: URL,
-  ): { endpoint: string; run: (body: string, res: ServerResponse) => void } | undefined {
-    const parts = url.pathname.split('/').filter((p) => p.length > 0).map(decodeURIComponent);
+  private route(method: string, url: URL): { endpoint: string; run: (body: string, res: ServerResponse) => void } | undefined {
+    const parts = url.pathname
+      .split('/')
+      .filter((p) => p.length > 0)
+      .map(decodeURIComponent);
     if (method === 'POST' && url.pathname === '/apis/authorization.k8s.io/v1/subjectaccessreviews') {
       return { endpoint: 'subjectaccessreviews', run: (body, res) => this.subjectAccessReview(body, res) };
     }
@@ -574,11 +569,7 @@ function readBody(req: IncomingMessage): Promise<string> {
 }
 
 /** A PodCheckpoint object as the kubelet would leave it. */
-export function checkpointObject(
-  namespace: string,
-  name: string,
-  options: { ready?: boolean; nodeName?: string; reason?: string } = {},
-): JsonObject {
+export function checkpointObject(namespace: string, name: string, options: { ready?: boolean; nodeName?: string; reason?: string } = {}): JsonObject {
   const ready = options.ready ?? true;
   return {
     metadata: { namespace, name },

@@ -77,7 +77,10 @@ export class AdmissionHandler {
     metrics.reviews.inc({ webhook, operation: request.operation, decision: decision.allowed ? 'allowed' : 'denied' });
     if (decision.failedOpen) {
       metrics.failOpen.inc({ webhook });
-      logger.error({ uid: request.uid, webhook, warnings: decision.warnings }, 'FAILED OPEN: a restore was allowed without a complete check (policy failureMode: open)');
+      logger.error(
+        { uid: request.uid, webhook, warnings: decision.warnings },
+        'FAILED OPEN: a restore was allowed without a complete check (policy failureMode: open)',
+      );
     }
     if (!decision.ignored) {
       if (this.deps.auditContext) decision.auditAnnotations = { ...this.deps.auditContext(), ...decision.auditAnnotations };

@@ -86,12 +86,7 @@ function shorten(warning: string): string {
  * The AdmissionReview kube-apiserver expects back: same version, same uid. Only the mutating webhook
  * may carry a patch (a validating webhook that patches is a failed call).
  */
-export function toAdmissionReview(
-  apiVersion: AdmissionVersion,
-  uid: string,
-  decision: Decision,
-  mayPatch: boolean,
-): AdmissionReviewResponse {
+export function toAdmissionReview(apiVersion: AdmissionVersion, uid: string, decision: Decision, mayPatch: boolean): AdmissionReviewResponse {
   const response: AdmissionReviewResponse['response'] = { uid, allowed: decision.allowed };
   if (!decision.allowed && decision.status) {
     response.status = { metadata: {}, status: 'Failure', ...decision.status };

@@ -131,11 +131,11 @@ export async function startWebhook(options: ServeOptions, logger: Logger = creat
   const metricsPort = (ops.address() as AddressInfo).port;
   logger.info({ webhookPort, metricsPort }, 'restore-guard is serving');
   const close = async () => {
-      certificates.stop();
-      policyFile?.stop();
-      api.stop();
-      ops.closeAllConnections();
-      await Promise.all([webhook.close(), new Promise<void>((resolve) => ops.close(() => resolve()))]);
+    certificates.stop();
+    policyFile?.stop();
+    api.stop();
+    ops.closeAllConnections();
+    await Promise.all([webhook.close(), new Promise<void>((resolve) => ops.close(() => resolve()))]);
   };
   return {
     webhookPort,

@@ -106,11 +106,9 @@ export function toDependencyError(err: unknown, what: string): DependencyError {
   if (status !== undefined) {
     const detail = err instanceof ApiStatusError ? err.statusMessage : undefined;
     const text = STATUS_CODES[status] ?? 'error';
-    return new DependencyError(
-      'server-error',
-      `${what}: the Kubernetes API server answered HTTP ${status} ${text}${detail ? `: ${detail}` : ''}`,
-      { cause: err },
-    );
+    return new DependencyError('server-error', `${what}: the Kubernetes API server answered HTTP ${status} ${text}${detail ? `: ${detail}` : ''}`, {
+      cause: err,
+    });
   }
   if (isAbort(err)) return timeoutError(what, err);
   if (err instanceof SyntaxError) {
@@ -120,17 +118,11 @@ export function toDependencyError(err: unknown, what: string): DependencyError {
   }
   const code = networkCode(err);
   const message = err instanceof Error ? err.message : String(err);
-  return new DependencyError(
-    'unreachable',
-    `${what}: the Kubernetes API server could not be reached (${code ?? message})`,
-    { cause: err },
-  );
+  return new DependencyError('unreachable', `${what}: the Kubernetes API server could not be reached (${code ?? message})`, { cause: err });
 }
 
 export function isAbort(err: unknown): boolean {
-  return (
-    (err instanceof Error || err instanceof DOMException) && (err.name === 'AbortError' || err.name === 'TimeoutError')
-  );
+  return (err instanceof Error || err instanceof DOMException) && (err.name === 'AbortError' || err.name === 'TimeoutError');
 }
 
 /** The first errno-style code (ECONNREFUSED, ENOTFOUND, UND_ERR_SOCKET...) in an error's cause chain. */

@@ -54,8 +54,7 @@ export async function loadApiTarget(path?: string, environment: Partial<ApiTarge
 
   return {
     target: undefined,
-    reason:
-      'no Kubernetes API configuration: no --kubeconfig, not running in a cluster, no $KUBECONFIG and no ~/.kube/config',
+    reason: 'no Kubernetes API configuration: no --kubeconfig, not running in a cluster, no $KUBECONFIG and no ~/.kube/config',
   };
 }
 

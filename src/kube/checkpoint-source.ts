@@ -22,16 +22,18 @@ export interface KubeCheckpointSourceOptions {
 /** PodCheckpoints from a cluster-wide watch cache, with a direct GET when the cache cannot answer. */
 export class KubeCheckpointSource extends WatchedSource implements CheckpointSource {
   constructor(options: KubeCheckpointSourceOptions) {
-    super(new CachedObjectReader({
-      client: options.client,
-      group: options.group ?? 'node.k8s.io',
-      version: options.version ?? 'v1alpha1',
-      plural: options.resource ?? 'podcheckpoints',
-      namespaced: true,
-      metrics: options.metrics,
-      logger: options.logger,
-      watch: options.watch,
-    }));
+    super(
+      new CachedObjectReader({
+        client: options.client,
+        group: options.group ?? 'node.k8s.io',
+        version: options.version ?? 'v1alpha1',
+        plural: options.resource ?? 'podcheckpoints',
+        namespaced: true,
+        metrics: options.metrics,
+        logger: options.logger,
+        watch: options.watch,
+      }),
+    );
   }
 
   async get(namespace: string, name: string, deadline: Deadline): Promise<PodCheckpoint | undefined> {

@@ -8,10 +8,7 @@ import type { KubeLogger } from './logger.js';
 import { WatchCache, type WatchCacheOptions } from './watch-cache.js';
 
 /** Knobs of the underlying watch, for tests and tuning. */
-export type WatchTuning = Pick<
-  WatchCacheOptions,
-  'backoff' | 'pageSize' | 'listTimeoutMs' | 'watchTimeoutSeconds' | 'watchIdleTimeoutMs'
->;
+export type WatchTuning = Pick<WatchCacheOptions, 'backoff' | 'pageSize' | 'listTimeoutMs' | 'watchTimeoutSeconds' | 'watchIdleTimeoutMs'>;
 
 export interface ObjectReaderOptions {
   client: ApiClient;

@@ -73,7 +73,8 @@ export class ConfigMapPolicySource {
     if (text === this.lastText) return;
     this.lastText = text;
     const logger = this.options.logger ?? silentLogger;
-    if (configMap && text === undefined) logger.warn({ configMap: `${namespace}/${name}` }, `the policy ConfigMap has no ${POLICY_KEY} key: using the defaults`);
+    if (configMap && text === undefined)
+      logger.warn({ configMap: `${namespace}/${name}` }, `the policy ConfigMap has no ${POLICY_KEY} key: using the defaults`);
     const outcome = store.apply(text, 'configmap', `${namespace}/${name}`);
     if (!configMap || !events) return;
     const target = { apiVersion: 'v1', kind: 'ConfigMap', namespace, name, uid: stringAt(configMap, 'metadata', 'uid') };

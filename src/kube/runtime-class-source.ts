@@ -20,16 +20,18 @@ export interface KubeRuntimeClassSourceOptions {
  */
 export class KubeRuntimeClassSource extends WatchedSource implements RuntimeClassSource {
   constructor(options: KubeRuntimeClassSourceOptions) {
-    super(new CachedObjectReader({
-      client: options.client,
-      group: 'node.k8s.io',
-      version: 'v1',
-      plural: 'runtimeclasses',
-      namespaced: false,
-      metrics: options.metrics,
-      logger: options.logger,
-      watch: options.watch,
-    }));
+    super(
+      new CachedObjectReader({
+        client: options.client,
+        group: 'node.k8s.io',
+        version: 'v1',
+        plural: 'runtimeclasses',
+        namespaced: false,
+        metrics: options.metrics,
+        logger: options.logger,
+        watch: options.watch,
+      }),
+    );
   }
 
   async get(name: string, deadline: Deadline): Promise<RuntimeClassInfo | undefined> {

@@ -80,10 +80,7 @@ function readAnswer(review: unknown): AuthorizationAnswer {
   // An allowed answer stands despite an evaluation error (some authorizer failed, another allowed);
   // otherwise "not allowed" may only mean "could not tell", which must not read as a denial.
   if (!allowed && evaluationError) {
-    throw new DependencyError(
-      'evaluation-error',
-      `${WHAT}: the authorizer could not evaluate the request: ${evaluationError}`,
-    );
+    throw new DependencyError('evaluation-error', `${WHAT}: the authorizer could not evaluate the request: ${evaluationError}`);
   }
   return { allowed, reason: stringAt(status, 'reason') ?? '' };
 }

@@ -161,10 +161,7 @@ export class WatchCache {
           if (this.stopped) return;
           failures++;
           const delay = this.backoff(failures);
-          this.logger.warn(
-            { resource: this.resource, err: describe(err), attempt: failures, retryInMs: delay },
-            'list failed; retrying',
-          );
+          this.logger.warn({ resource: this.resource, err: describe(err), attempt: failures, retryInMs: delay }, 'list failed; retrying');
           await this.sleep(delay);
           continue;
         }
@@ -189,17 +186,11 @@ export class WatchCache {
       if (worked) {
         // A watch that worked for a while and then ended (server timeout, idle timeout, dropped
         // connection): resume from the last resourceVersion at once.
-        this.logger.debug(
-          { resource: this.resource, resourceVersion: this.resourceVersion, err: describe(outcome.error) },
-          'watch ended; resuming',
-        );
+        this.logger.debug({ resource: this.resource, resourceVersion: this.resourceVersion, err: describe(outcome.error) }, 'watch ended; resuming');
         continue;
       }
       const delay = this.backoff(failures);
-      this.logger.warn(
-        { resource: this.resource, err: describe(outcome.error), attempt: failures, retryInMs: delay },
-        'watch failed; reconnecting',
-      );
+      this.logger.warn({ resource: this.resource, err: describe(outcome.error), attempt: failures, retryInMs: delay }, 'watch failed; reconnecting');
       await this.sleep(delay);
     }
   }
@@ -216,19 +207,20 @@ export class WatchCache {
         if (key) objects.set(key, item);
       }
       resourceVersion = listed.resourceVersion;
-    } else do {
-      const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(this.listTimeoutMs)]);
-      const page = await this.options.client.request('GET', this.path, {
-        query: { limit: this.pageSize, continue: continueToken },
-        signal,
-      });
-      for (const item of arrayAt(page, 'items') ?? []) {
-        const key = keyOfObject(item);
-        if (key && isObject(item)) objects.set(key, item);
-      }
-      resourceVersion = stringAt(page, 'metadata', 'resourceVersion') ?? '';
-      continueToken = stringAt(page, 'metadata', 'continue') || undefined;
-    } while (continueToken && !this.stopped);
+    } else
+      do {
+        const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(this.listTimeoutMs)]);
+        const page = await this.options.client.request('GET', this.path, {
+          query: { limit: this.pageSize, continue: continueToken },
+          signal,
+        });
+        for (const item of arrayAt(page, 'items') ?? []) {
+          const key = keyOfObject(item);
+          if (key && isObject(item)) objects.set(key, item);
+        }
+        resourceVersion = stringAt(page, 'metadata', 'resourceVersion') ?? '';
+        continueToken = stringAt(page, 'metadata', 'continue') || undefined;
+      } while (continueToken && !this.stopped);
     if (this.stopped) return;
 
     // Swap at once: readers see the old state or the new one, never half a list.

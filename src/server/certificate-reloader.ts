@@ -79,7 +79,10 @@ export class CertificateReloader extends EventEmitter<ReloaderEvents> {
     if (initial.ok) {
       options.metrics?.servingCertificateExpiry.set(initial.notAfter.getTime() / 1000);
     } else {
-      options.logger.error({ reason: initial.reason, certFile: options.files.certFile }, 'the serving certificate in use is not valid; waiting for a renewed one');
+      options.logger.error(
+        { reason: initial.reason, certFile: options.files.certFile },
+        'the serving certificate in use is not valid; waiting for a renewed one',
+      );
       // An unparsable certificate has no expiry to report.
       const notAfter = certificateNotAfter(options.initial.cert);
       if (notAfter) options.metrics?.servingCertificateExpiry.set(notAfter.getTime() / 1000);

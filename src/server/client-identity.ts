@@ -65,7 +65,7 @@ export function subjectAltDnsNames(subjectAltName: string | undefined): string[]
 }
 
 export function clientIdentity(certificate: Partial<Pick<PeerCertificate, 'subject' | 'subjectaltname'>> | undefined): ClientIdentity {
-  const cn = (certificate?.subject)?.CN;
+  const cn = certificate?.subject?.CN;
   const commonNames = cn === undefined ? [] : Array.isArray(cn) ? cn : [cn];
   return { commonNames, dnsNames: subjectAltDnsNames(certificate?.subjectaltname) };
 }
@@ -79,7 +79,14 @@ export function identityAllowed(identity: ClientIdentity, allowedNames: readonly
 
 /** `--client-allowed-names` values: repeatable, each comma-separated; blanks dropped. */
 export function parseAllowedNames(values: readonly string[]): string[] {
-  return [...new Set(values.flatMap((value) => value.split(',')).map((name) => name.trim()).filter((name) => name.length > 0))];
+  return [
+    ...new Set(
+      values
+        .flatMap((value) => value.split(','))
+        .map((name) => name.trim())
+        .filter((name) => name.length > 0),
+    ),
+  ];
 }
 
 /** The server side of a TLS listener: node:tls and node:https servers both emit 'secureConnection'. */

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { checkPair, type PemPair } from '../tls/check.js';
 import { issueServing } from '../tls/issue.js';
 
-
 /** The names kube-apiserver and local tools use to reach the webhook. */
 export const SERVING_DNS_NAMES = [
   'localhost',

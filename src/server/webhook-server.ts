@@ -84,9 +84,7 @@ export function createWebhookServer(options: WebhookServerOptions) {
     return reply.code(body.code).send(body);
   });
   installIntakeLimits(app, { limits: { ...DEFAULT_INTAKE_LIMITS, ...options.limits }, bodyLimit: BODY_LIMIT_BYTES, onRefused: refused });
-  app.setNotFoundHandler((_request, reply) =>
-    reply.code(404).send(statusBody('NotFound', 'only POST /mutate and POST /validate are served here')),
-  );
+  app.setNotFoundHandler((_request, reply) => reply.code(404).send(statusBody('NotFound', 'only POST /mutate and POST /validate are served here')));
 
   // Draining: server.close() reaps only the connections idle at that moment, so a keep-alive connection
   // with a review in flight would stay open after its answer and hold the drain until the 120 s keep-alive

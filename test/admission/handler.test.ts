@@ -47,7 +47,17 @@ describe('AdmissionHandler', () => {
     await handler.handle('validate', reviewBody({ object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'plain' }, spec: {} } }), deadlineIn(1000));
     expect(lines).toHaveLength(1);
     const line = JSON.parse(lines[0] ?? '{}') as Record<string, unknown>;
-    expect(line).toMatchObject({ uid: 'req-1', webhook: 'validate', user: 'alice', namespace: 'team-a', pod: 'restored', checkpoint: 'ckpt', operation: 'CREATE', decision: 'denied', reason: 'unauthorized' });
+    expect(line).toMatchObject({
+      uid: 'req-1',
+      webhook: 'validate',
+      user: 'alice',
+      namespace: 'team-a',
+      pod: 'restored',
+      checkpoint: 'ckpt',
+      operation: 'CREATE',
+      decision: 'denied',
+      reason: 'unauthorized',
+    });
     expect(typeof line.durationMs).toBe('number');
     expect(lines[0]).not.toContain('MODE');
   });

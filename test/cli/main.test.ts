@@ -73,10 +73,14 @@ describe('restore-guard serve without any API server', () => {
   });
 
   it('denies restores saying the API server could not be reached, and allows everything else', async () => {
-    const restore = await post(webhook.webhookPort, '/validate', JSON.stringify(reviewBody({ object: restorePod({ spec: { affinity: pinnedAffinity() } }) })), { ca });
+    const restore = await post(webhook.webhookPort, '/validate', JSON.stringify(reviewBody({ object: restorePod({ spec: { affinity: pinnedAffinity() } }) })), {
+      ca,
+    });
     expect(restore.body).toMatchObject({ response: { allowed: false, status: { code: 503 } } });
     expect(JSON.stringify(restore.body)).toContain('could not be reached');
-    const plain = await post(webhook.webhookPort, '/mutate', JSON.stringify(reviewBody({ object: { metadata: { name: 'p' }, spec: { containers: [] } } })), { ca });
+    const plain = await post(webhook.webhookPort, '/mutate', JSON.stringify(reviewBody({ object: { metadata: { name: 'p' }, spec: { containers: [] } } })), {
+      ca,
+    });
     expect(plain.body).toMatchObject({ response: { allowed: true } });
   });
 

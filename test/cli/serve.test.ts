@@ -33,7 +33,9 @@ describe('restore-guard against a fake API server', () => {
 
   const review = async (path: string, body: JsonObject, timeout = '5s') => {
     const reply = await post(webhook.webhookPort, `${path}?timeout=${timeout}`, JSON.stringify(body), { ca });
-    return (reply.body as { response: { allowed: boolean; status?: { code: number; message: string }; patch?: string; auditAnnotations?: Record<string, string> } }).response;
+    return (
+      reply.body as { response: { allowed: boolean; status?: { code: number; message: string }; patch?: string; auditAnnotations?: Record<string, string> } }
+    ).response;
   };
   const pinnedPod = (checkpoint = 'ckpt') => restorePod({ checkpoint: { name: checkpoint }, spec: { affinity: pinnedAffinity() } });
   const asUser = (username: string, object: JsonObject) => reviewBody({ object, userInfo: { username, groups: ['system:authenticated'], extra: {} } });
@@ -49,7 +51,10 @@ describe('restore-guard against a fake API server', () => {
 
   it('sends the requester identity whole in the SubjectAccessReview', async () => {
     const before = api.sarSpecs.length;
-    await review('/validate', reviewBody({ object: pinnedPod(), userInfo: { username: 'sam', uid: 'u-9', groups: ['g1', 'g2'], extra: { 'scopes.example': ['x'] } } }));
+    await review(
+      '/validate',
+      reviewBody({ object: pinnedPod(), userInfo: { username: 'sam', uid: 'u-9', groups: ['g1', 'g2'], extra: { 'scopes.example': ['x'] } } }),
+    );
     expect(api.sarSpecs.slice(before)[0]).toMatchObject({
       user: 'sam',
       uid: 'u-9',

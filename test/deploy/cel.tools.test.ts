@@ -43,7 +43,14 @@ interface Result {
   authzChecks: Array<Grant & { allowed: boolean }>;
 }
 
-const restoreGrant = (user: string, name = 'ckpt'): Grant => ({ user, verb: 'restore', group: 'node.k8s.io', resource: 'podcheckpoints', namespace: 'team-a', name });
+const restoreGrant = (user: string, name = 'ckpt'): Grant => ({
+  user,
+  verb: 'restore',
+  group: 'node.k8s.io',
+  resource: 'podcheckpoints',
+  namespace: 'team-a',
+  name,
+});
 function pod(spec: Obj = {}, extra: { status?: Obj; labels?: Obj } = {}): Obj {
   return {
     apiVersion: 'v1',
@@ -63,30 +70,112 @@ function ownPod(labels: Obj = {}): Obj {
     .map((d) => d.toJS() as Obj)
     .find((d) => d.kind === 'Deployment') as { spec: { template: { metadata: Obj; spec: Obj } } };
   const { metadata, spec } = deployment.spec.template;
-  return { apiVersion: 'v1', kind: 'Pod', metadata: { ...metadata, name: 'restore-guard-abc', namespace: 'restore-guard', labels: { ...(metadata.labels as Obj), ...labels } }, spec };
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { ...metadata, name: 'restore-guard-abc', namespace: 'restore-guard', labels: { ...(metadata.labels as Obj), ...labels } },
+    spec,
+  };
 }
 
 const cases: Case[] = [
-  { name: 'own pod create', operation: 'CREATE', namespace: 'restore-guard', user: 'system:serviceaccount:kube-system:replicaset-controller', object: ownPod() },
+  {
+    name: 'own pod create',
+    operation: 'CREATE',
+    namespace: 'restore-guard',
+    user: 'system:serviceaccount:kube-system:replicaset-controller',
+    object: ownPod(),
+  },
   { name: 'own pod update', operation: 'UPDATE', namespace: 'restore-guard', user: 'system:node:node-a', object: ownPod({ x: 'y' }), oldObject: ownPod() },
   { name: 'plain create', operation: 'CREATE', namespace: 'team-a', user: 'alice', object: pod() },
   { name: 'plain update', operation: 'UPDATE', namespace: 'team-a', user: 'alice', object: pod({}, { labels: { a: 'b' } }), oldObject: pod() },
   { name: 'cluster without the field', operation: 'CREATE', namespace: 'team-a', user: 'alice', object: restoring(), typed: true },
-  { name: 'cluster without the field, update', operation: 'UPDATE', namespace: 'team-a', user: 'alice', object: restoring({ activeDeadlineSeconds: 5 }), oldObject: restoring(), typed: true },
+  {
+    name: 'cluster without the field, update',
+    operation: 'UPDATE',
+    namespace: 'team-a',
+    user: 'alice',
+    object: restoring({ activeDeadlineSeconds: 5 }),
+    oldObject: restoring(),
+    typed: true,
+  },
   { name: 'granted restore', operation: 'CREATE', namespace: 'team-a', user: 'alice', object: restoring(), grants: [restoreGrant('alice')] },
-  { name: 'ungranted restore', operation: 'CREATE', namespace: 'team-a', user: 'bob', object: restoring(), grants: [restoreGrant('alice'), restoreGrant('bob', 'other')] },
+  {
+    name: 'ungranted restore',
+    operation: 'CREATE',
+    namespace: 'team-a',
+    user: 'bob',
+    object: restoring(),
+    grants: [restoreGrant('alice'), restoreGrant('bob', 'other')],
+  },
   { name: 'string shape', operation: 'CREATE', namespace: 'team-a', user: 'alice', object: pod({ restoreFrom: 'ckpt' }), grants: [restoreGrant('alice')] },
-  { name: 'string shape, ungranted', operation: 'CREATE', namespace: 'team-a', user: 'alice', object: pod({ restoreFrom: 'other' }), grants: [restoreGrant('alice')] },
+  {
+    name: 'string shape, ungranted',
+    operation: 'CREATE',
+    namespace: 'team-a',
+    user: 'alice',
+    object: pod({ restoreFrom: 'other' }),
+    grants: [restoreGrant('alice')],
+  },
   { name: 'add restoreFrom', operation: 'UPDATE', namespace: 'team-a', user: 'alice', object: restoring(), oldObject: pod(), grants: [restoreGrant('alice')] },
   { name: 'remove restoreFrom', operation: 'UPDATE', namespace: 'team-a', user: 'alice', object: pod(), oldObject: restoring({}, { status: restored }) },
-  { name: 'change restoreFrom', operation: 'UPDATE', namespace: 'team-a', user: 'alice', object: pod({ restoreFrom: { name: 'other' } }), oldObject: restoring({}, { status: restored }) },
-  { name: 'change options', operation: 'UPDATE', namespace: 'team-a', user: 'alice', object: pod({ restoreFrom: { name: 'ckpt', options: { tcp: 'close' } } }), oldObject: restoring({}, { status: restored }) },
-  { name: 'metadata change while restoring', operation: 'UPDATE', namespace: 'team-a', user: 'alice', object: restoring({}, { labels: { tier: 'web' } }), oldObject: restoring() },
-  { name: 'spec change while restoring', operation: 'UPDATE', namespace: 'team-a', user: 'alice', object: restoring({ activeDeadlineSeconds: 60 }), oldObject: restoring() },
-  { name: 'spec change once restored', operation: 'UPDATE', namespace: 'team-a', user: 'alice', object: restoring({ activeDeadlineSeconds: 60 }, { status: restored }), oldObject: restoring({}, { status: restored }) },
-  { name: 'gate removed while restoring', operation: 'UPDATE', namespace: 'team-a', user: 'alice', object: restoring(gates('b')), oldObject: restoring(gates('a', 'b')) },
+  {
+    name: 'change restoreFrom',
+    operation: 'UPDATE',
+    namespace: 'team-a',
+    user: 'alice',
+    object: pod({ restoreFrom: { name: 'other' } }),
+    oldObject: restoring({}, { status: restored }),
+  },
+  {
+    name: 'change options',
+    operation: 'UPDATE',
+    namespace: 'team-a',
+    user: 'alice',
+    object: pod({ restoreFrom: { name: 'ckpt', options: { tcp: 'close' } } }),
+    oldObject: restoring({}, { status: restored }),
+  },
+  {
+    name: 'metadata change while restoring',
+    operation: 'UPDATE',
+    namespace: 'team-a',
+    user: 'alice',
+    object: restoring({}, { labels: { tier: 'web' } }),
+    oldObject: restoring(),
+  },
+  {
+    name: 'spec change while restoring',
+    operation: 'UPDATE',
+    namespace: 'team-a',
+    user: 'alice',
+    object: restoring({ activeDeadlineSeconds: 60 }),
+    oldObject: restoring(),
+  },
+  {
+    name: 'spec change once restored',
+    operation: 'UPDATE',
+    namespace: 'team-a',
+    user: 'alice',
+    object: restoring({ activeDeadlineSeconds: 60 }, { status: restored }),
+    oldObject: restoring({}, { status: restored }),
+  },
+  {
+    name: 'gate removed while restoring',
+    operation: 'UPDATE',
+    namespace: 'team-a',
+    user: 'alice',
+    object: restoring(gates('b')),
+    oldObject: restoring(gates('a', 'b')),
+  },
   { name: 'last gate removed while restoring', operation: 'UPDATE', namespace: 'team-a', user: 'alice', object: restoring(), oldObject: restoring(gates('a')) },
-  { name: 'gate added while restoring', operation: 'UPDATE', namespace: 'team-a', user: 'alice', object: restoring(gates('a', 'b')), oldObject: restoring(gates('a')) },
+  {
+    name: 'gate added while restoring',
+    operation: 'UPDATE',
+    namespace: 'team-a',
+    user: 'alice',
+    object: restoring(gates('a', 'b')),
+    oldObject: restoring(gates('a')),
+  },
   {
     name: 'resize while restoring',
     operation: 'UPDATE',
@@ -134,7 +223,7 @@ async function evaluate(kustomize: string, celcheck: string, dir: string, evalua
   const parsed = JSON.parse(output) as { compileErrors: string[]; results: Result[] };
   const crd = find('CustomResourceDefinition');
   return {
-    group: String((crd?.spec as Obj | undefined)?.group ?? ''),
+    group: (crd?.spec as { group?: string } | undefined)?.group ?? '',
     compileErrors: parsed.compileErrors,
     results: new Map(parsed.results.map((r) => [r.name, r])),
   };
@@ -151,7 +240,12 @@ beforeAll(async () => {
   const from = (path: string) => relative(overlay, join(ROOT, 'manifests', path));
   writeFileSync(
     join(overlay, 'kustomization.yaml'),
-    ['apiVersion: kustomize.config.k8s.io/v1beta1', 'kind: Kustomization', `resources: [${from('base')}]`, `components: [${from('components/podcheckpoint-standin')}]`].join('\n'),
+    [
+      'apiVersion: kustomize.config.k8s.io/v1beta1',
+      'kind: Kustomization',
+      `resources: [${from('base')}]`,
+      `components: [${from('components/podcheckpoint-standin')}]`,
+    ].join('\n'),
   );
   const first = await evaluate(kustomize, celcheck, overlay, []);
   const grant = (user: string): Grant => ({ ...restoreGrant(user), group: first.group });
@@ -178,14 +272,20 @@ describe('CEL in the manifests, as kube-apiserver runs it', () => {
   it("never sends restore-guard's own Pods (its Deployment's template, created or updated in its namespace)", () => {
     for (const name of ['own pod create', 'own pod update']) {
       expect(sent(name), name).toEqual([false, false]);
-      expect(Object.values(result(name).webhooks).every((w) => w.error === undefined), name).toBe(true);
+      expect(
+        Object.values(result(name).webhooks).every((w) => w.error === undefined),
+        name,
+      ).toBe(true);
     }
   });
 
   it('sends nothing but restores to the webhooks, and never errors (a matchCondition error would fail closed for every Pod)', () => {
     for (const name of ['plain create', 'plain update', 'cluster without the field', 'cluster without the field, update']) {
       expect(sent(name), name).toEqual([false, false]);
-      expect(Object.values(result(name).webhooks).every((w) => w.error === undefined), name).toBe(true);
+      expect(
+        Object.values(result(name).webhooks).every((w) => w.error === undefined),
+        name,
+      ).toBe(true);
       expect(result(name).decisions, name).toEqual([]);
       expect(result(name).authzChecks, name).toEqual([]);
     }
@@ -200,7 +300,9 @@ describe('CEL in the manifests, as kube-apiserver runs it', () => {
     const [denied] = denials('ungranted restore');
     expect(denials('ungranted restore')).toHaveLength(1);
     expect(denied?.reason).toBe('Forbidden');
-    expect(denied?.message).toBe('restoring a Pod from a checkpoint needs the restore verb: bob may not restore podcheckpoints.node.k8s.io "ckpt" in namespace "team-a"');
+    expect(denied?.message).toBe(
+      'restoring a Pod from a checkpoint needs the restore verb: bob may not restore podcheckpoints.node.k8s.io "ckpt" in namespace "team-a"',
+    );
     expect(denials('string shape')).toEqual([]);
     expect(result('string shape').authzChecks.map((c) => c.name)).toEqual(['ckpt']);
     expect(denials('string shape, ungranted').map((d) => d.reason)).toEqual(['Forbidden']);
@@ -208,7 +310,10 @@ describe('CEL in the manifests, as kube-apiserver runs it', () => {
 
   it('keeps restoreFrom immutable on UPDATE: adding, removing and changing it are Invalid', () => {
     for (const name of ['add restoreFrom', 'remove restoreFrom', 'change restoreFrom', 'change options']) {
-      expect(denials(name).map((d) => [d.reason, d.message]), name).toContainEqual(['Invalid', 'spec.restoreFrom is immutable; to restore again, create a new Pod']);
+      expect(
+        denials(name).map((d) => [d.reason, d.message]),
+        name,
+      ).toContainEqual(['Invalid', 'spec.restoreFrom is immutable; to restore again, create a new Pod']);
     }
     expect(result('add restoreFrom').authzChecks).toEqual([]);
   });
@@ -230,7 +335,10 @@ describe('CEL in the manifests, as kube-apiserver runs it', () => {
     expect(denials('gate removed while restoring')).toEqual([]);
     expect(denials('last gate removed while restoring')).toEqual([]);
     for (const name of ['spec change while restoring', 'gate added while restoring', 'resize while restoring', 'ephemeral container while restoring']) {
-      expect(denials(name).map((d) => d.reason), name).toEqual(['Forbidden']);
+      expect(
+        denials(name).map((d) => d.reason),
+        name,
+      ).toEqual(['Forbidden']);
       expect(denials(name)[0]?.message, name).toContain('frozen until it has condition PodRestored=True');
     }
   });

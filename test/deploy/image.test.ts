@@ -111,7 +111,18 @@ async function replay(into: string): Promise<Stage[]> {
         const name = match[2] ?? `stage${stages.length}`;
         const root = join(into, name);
         mkdirSync(root, { recursive: true });
-        stages.push({ name, image: substitute(match[1] as string, args), root, workdir: '/', env: {}, expose: [], entrypoint: [], cmd: [], runs: [], copies: [] });
+        stages.push({
+          name,
+          image: substitute(match[1] as string, args),
+          root,
+          workdir: '/',
+          env: {},
+          expose: [],
+          entrypoint: [],
+          cmd: [],
+          runs: [],
+          copies: [],
+        });
         break;
       }
       case 'WORKDIR':
@@ -154,7 +165,14 @@ async function replay(into: string): Promise<Stage[]> {
         await run('sh', ['-c', rest], {
           cwd: join(stage!.root, stage!.workdir),
           // This machine's environment (npm's config and CA settings), with its Node 24 first and the image's ENV.
-          env: { ...process.env, PATH: `${nodeBin}:${process.env.PATH ?? ''}`, ...stage!.env, npm_config_prefer_offline: 'true', npm_config_update_notifier: 'false', npm_config_cache: NPM_CACHE },
+          env: {
+            ...process.env,
+            PATH: `${nodeBin}:${process.env.PATH ?? ''}`,
+            ...stage!.env,
+            npm_config_prefer_offline: 'true',
+            npm_config_update_notifier: 'false',
+            npm_config_cache: NPM_CACHE,
+          },
           maxBuffer: 64 * 1024 * 1024,
         });
         break;
@@ -239,7 +257,9 @@ describe('the container image (Dockerfile replayed into a folder)', () => {
       });
     });
     expect((await fetch(`http://127.0.0.1:${started.metricsPort}/healthz`)).status).toBe(200);
-    expect(await (await fetch(`http://127.0.0.1:${started.metricsPort}/metrics`)).text()).toContain('restore_guard_serving_certificate_expiry_timestamp_seconds');
+    expect(await (await fetch(`http://127.0.0.1:${started.metricsPort}/metrics`)).text()).toContain(
+      'restore_guard_serving_certificate_expiry_timestamp_seconds',
+    );
     const ca = readFileSync(join(certDir, 'tls.crt'), 'utf8');
     const review = reviewBody({ object: { metadata: { name: 'p', namespace: 'team-a' }, spec: { containers: [] } } });
     const reply = await post(started.webhookPort, '/validate', JSON.stringify(review), { ca });

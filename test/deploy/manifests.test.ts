@@ -71,13 +71,23 @@ describe('manifests as written', () => {
     }
     const kustomization = obj(documents(join(MANIFESTS, 'base', 'kustomization.yaml'))[0]);
     const listed = arr(kustomization.resources).map(String).sort();
-    const present = readdirSync(join(MANIFESTS, 'base')).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml').sort();
+    const present = readdirSync(join(MANIFESTS, 'base'))
+      .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
+      .sort();
     expect(listed).toEqual(present);
   });
 
   it('puts everything namespaced into the restore-guard namespace', () => {
     expect(one('Namespace', 'restore-guard')).toBeDefined();
-    const clusterScoped = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
+    const clusterScoped = new Set([
+      'Namespace',
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'MutatingWebhookConfiguration',
+      'ValidatingWebhookConfiguration',
+      'ValidatingAdmissionPolicy',
+      'ValidatingAdmissionPolicyBinding',
+    ]);
     for (const doc of base) {
       if (clusterScoped.has(String(doc.kind))) expect(at(doc, 'metadata', 'namespace')).toBeUndefined();
       else expect(at(doc, 'metadata', 'namespace'), `${String(doc.kind)}`).toBe('restore-guard');
@@ -148,12 +158,16 @@ describe('Deployment', () => {
   });
 
   it('mounts Secret restore-guard-tls as a directory (no subPath, so renewals reach the pod)', () => {
-    const mount = arr(container.volumeMounts).map(obj).find((m) => m.name === 'tls') as Obj;
+    const mount = arr(container.volumeMounts)
+      .map(obj)
+      .find((m) => m.name === 'tls') as Obj;
     expect(mount.subPath).toBeUndefined();
     expect(mount.readOnly).toBe(true);
     expect(dirname(String(options.tlsCertFile))).toBe(mount.mountPath);
     expect(dirname(String(options.tlsPrivateKeyFile))).toBe(mount.mountPath);
-    const volume = arr(podSpec.volumes).map(obj).find((v) => v.name === 'tls') as Obj;
+    const volume = arr(podSpec.volumes)
+      .map(obj)
+      .find((v) => v.name === 'tls') as Obj;
     expect(at(volume, 'secret', 'secretName')).toBe('restore-guard-tls');
   });
 
@@ -172,7 +186,9 @@ describe('Deployment', () => {
   it('is system-cluster-critical, with the quota that clusters limiting critical priority classes ask for', () => {
     expect(podSpec.priorityClassName).toBe('system-cluster-critical');
     const quota = one('ResourceQuota');
-    expect(at(quota, 'spec', 'scopeSelector', 'matchExpressions')).toEqual([{ operator: 'In', scopeName: 'PriorityClass', values: ['system-cluster-critical'] }]);
+    expect(at(quota, 'spec', 'scopeSelector', 'matchExpressions')).toEqual([
+      { operator: 'In', scopeName: 'PriorityClass', values: ['system-cluster-critical'] },
+    ]);
     const replicas = Number(at(deployment, 'spec', 'replicas')) + Number(at(deployment, 'spec', 'strategy', 'rollingUpdate', 'maxSurge'));
     expect(Number(at(quota, 'spec', 'hard', 'pods'))).toBeGreaterThanOrEqual(replicas);
   });
@@ -224,7 +240,9 @@ describe('Service and NetworkPolicy', () => {
   it('serves 443 to the https port (8443)', () => {
     const service = one('Service', 'restore-guard');
     expect(selects(at(service, 'spec', 'selector'))).toBe(true);
-    const https = arr(at(service, 'spec', 'ports')).map(obj).find((p) => p.port === 443) as Obj;
+    const https = arr(at(service, 'spec', 'ports'))
+      .map(obj)
+      .find((p) => p.port === 443) as Obj;
     expect(https.targetPort).toBe('https');
   });
 
@@ -268,7 +286,12 @@ describe('webhook configurations', () => {
 
   it('call the Service on 443, /mutate and /validate', () => {
     expect(at(mutating, 'webhooks', 0, 'clientConfig', 'service')).toEqual({ name: 'restore-guard', namespace: 'restore-guard', path: '/mutate', port: 443 });
-    expect(at(validating, 'webhooks', 0, 'clientConfig', 'service')).toEqual({ name: 'restore-guard', namespace: 'restore-guard', path: '/validate', port: 443 });
+    expect(at(validating, 'webhooks', 0, 'clientConfig', 'service')).toEqual({
+      name: 'restore-guard',
+      namespace: 'restore-guard',
+      path: '/validate',
+      port: 443,
+    });
     expect(at(mutating, 'webhooks', 0, 'clientConfig', 'url')).toBeUndefined();
   });
 
@@ -276,14 +299,21 @@ describe('webhook configurations', () => {
     const rules = (hook: unknown) =>
       arr(at(hook, 'rules')).flatMap((rule) =>
         arr(at(rule, 'resources')).flatMap((resource) =>
-          arr(at(rule, 'operations')).map((op) => `${arr(at(rule, 'apiGroups')).join()}/${arr(at(rule, 'apiVersions')).join()}/${String(resource)}:${String(op)}`),
+          arr(at(rule, 'operations')).map(
+            (op) => `${arr(at(rule, 'apiGroups')).join()}/${arr(at(rule, 'apiVersions')).join()}/${String(resource)}:${String(op)}`,
+          ),
         ),
       );
     expect(rules(at(mutating, 'webhooks', 0))).toEqual(['/v1/pods:CREATE']);
-    expect(rules(at(validating, 'webhooks', 0)).sort()).toEqual(['/v1/pods/ephemeralcontainers:UPDATE', '/v1/pods/resize:UPDATE', '/v1/pods:CREATE', '/v1/pods:UPDATE']);
+    expect(rules(at(validating, 'webhooks', 0)).sort()).toEqual([
+      '/v1/pods/ephemeralcontainers:UPDATE',
+      '/v1/pods/resize:UPDATE',
+      '/v1/pods:CREATE',
+      '/v1/pods:UPDATE',
+    ]);
   });
 
-  it('call only for Pods using restoreFrom, in every namespace (restore-guard\'s own included: a restore there is checked too)', () => {
+  it("call only for Pods using restoreFrom, in every namespace (restore-guard's own included: a restore there is checked too)", () => {
     for (const hook of hooks) {
       expect(hook.namespaceSelector).toBeUndefined();
       const conditions = arr(hook.matchConditions).map(obj);
@@ -328,7 +358,11 @@ describe('companion ValidatingAdmissionPolicy', () => {
 
   it('authorizes `restore` with the CEL authorizer and keeps restoreFrom immutable (evaluated in deploy-cel.test.ts)', () => {
     const validations = arr(at(policy, 'spec', 'validations')).map(obj);
-    expect(validations.some((v) => /authorizer\.group\('node\.k8s\.io'\)\.resource\('podcheckpoints'\)[\s\S]*\.check\('restore'\)\.allowed\(\)/.test(String(v.expression)))).toBe(true);
+    expect(
+      validations.some((v) =>
+        /authorizer\.group\('node\.k8s\.io'\)\.resource\('podcheckpoints'\)[\s\S]*\.check\('restore'\)\.allowed\(\)/.test(String(v.expression)),
+      ),
+    ).toBe(true);
     expect(validations.some((v) => String(v.expression).includes('variables.newRestoreFrom == variables.oldRestoreFrom'))).toBe(true);
   });
 });
@@ -354,7 +388,12 @@ describe('overlays and examples', () => {
   it('self-signed: the Secret from generated files and the caBundle replaced into both webhooks', () => {
     const kustomization = overlay('self-signed', 'kustomization.yaml')[0] as Obj;
     const secret = obj(arr(kustomization.secretGenerator)[0]);
-    expect(secret).toMatchObject({ name: 'restore-guard-tls', namespace: 'restore-guard', type: 'kubernetes.io/tls', options: { disableNameSuffixHash: true } });
+    expect(secret).toMatchObject({
+      name: 'restore-guard-tls',
+      namespace: 'restore-guard',
+      type: 'kubernetes.io/tls',
+      options: { disableNameSuffixHash: true },
+    });
     const kinds = arr(kustomization.replacements).flatMap((r) => arr(at(r, 'targets')).map((t) => at(t, 'select', 'kind')));
     expect(kinds.sort()).toEqual(['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']);
     expect(readFileSync(join(MANIFESTS, 'overlays', 'self-signed', 'generated', '.gitignore'), 'utf8')).toMatch(/^\*$/m);
@@ -362,10 +401,13 @@ describe('overlays and examples', () => {
 
   it('self-signed: mTLS with a pinned name (the CA bundle as client CA, the CN `npm run certs` issues), and only then 8443 open to all', () => {
     const kustomization = overlay('self-signed', 'kustomization.yaml')[0] as Obj;
-    const clientCa = arr(kustomization.configMapGenerator).map(obj).find((g) => g.name === 'restore-guard-client-ca') as Obj;
+    const clientCa = arr(kustomization.configMapGenerator)
+      .map(obj)
+      .find((g) => g.name === 'restore-guard-client-ca') as Obj;
     expect(clientCa).toMatchObject({ namespace: 'restore-guard', files: ['ca.crt=generated/ca-bundle.crt'], options: { disableNameSuffixHash: true } });
     const patches = arr(kustomization.patches).map(obj);
-    const patchOf = (kind: string) => arr(documents(join(MANIFESTS, 'overlays', 'self-signed', String(patches.find((p) => at(p, 'target', 'kind') === kind)?.path)))[0]).map(obj);
+    const patchOf = (kind: string) =>
+      arr(documents(join(MANIFESTS, 'overlays', 'self-signed', String(patches.find((p) => at(p, 'target', 'kind') === kind)?.path)))[0]).map(obj);
     const mtls = patchOf('Deployment');
     const added = mtls.filter((op) => op.path === '/spec/template/spec/containers/0/args/-').map((op) => String(op.value));
     const options = parseServeOptions([...arr(container.args).slice(1).map(String), ...added]);

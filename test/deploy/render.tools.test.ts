@@ -86,13 +86,25 @@ describe('kustomize renders', () => {
   it('the cert-manager overlay: the base plus Issuers and Certificates, both webhooks annotated for cainjector', async () => {
     const docs = await render(join(work, 'manifests', 'overlays', 'cert-manager'));
     const added = docs.map(name).filter((n) => !baseDocs.map(name).includes(n));
-    expect(added.sort()).toEqual(['Certificate/restore-guard-ca', 'Certificate/restore-guard-serving', 'Issuer/restore-guard-ca', 'Issuer/restore-guard-selfsigned']);
+    expect(added.sort()).toEqual([
+      'Certificate/restore-guard-ca',
+      'Certificate/restore-guard-serving',
+      'Issuer/restore-guard-ca',
+      'Issuer/restore-guard-selfsigned',
+    ]);
     const serving = docs.find((d) => name(d) === 'Certificate/restore-guard-serving') as Obj;
     expect(at(serving, 'metadata', 'namespace')).toBe('restore-guard');
     for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) {
       const hook = docs.find((d) => d.kind === kind) as Obj;
       expect(at(hook, 'metadata', 'annotations', 'cert-manager.io/inject-ca-from')).toBe('restore-guard/restore-guard-serving');
-      expect(at(hook, 'webhooks', 0, 'matchConditions')).toEqual(at(baseDocs.find((d) => d.kind === kind), 'webhooks', 0, 'matchConditions'));
+      expect(at(hook, 'webhooks', 0, 'matchConditions')).toEqual(
+        at(
+          baseDocs.find((d) => d.kind === kind),
+          'webhooks',
+          0,
+          'matchConditions',
+        ),
+      );
     }
     const deployment = docs.find((d) => d.kind === 'Deployment');
     expect(deployment).toEqual(baseDocs.find((d) => d.kind === 'Deployment'));
@@ -144,7 +156,12 @@ describe('kustomize renders', () => {
     const clientCa = docs.find((d) => name(d) === 'ConfigMap/restore-guard-client-ca') as Obj;
     expect(at(clientCa, 'metadata', 'namespace')).toBe('restore-guard');
     expect(at(clientCa, 'data', 'ca.crt')).toBe(readFileSync(issued.files.caBundle, 'utf8'));
-    const pod = at(docs.find((d) => d.kind === 'Deployment'), 'spec', 'template', 'spec') as Obj;
+    const pod = at(
+      docs.find((d) => d.kind === 'Deployment'),
+      'spec',
+      'template',
+      'spec',
+    ) as Obj;
     const container = at(pod, 'containers', 0) as Obj;
     const [, ...flags] = (container.args as string[]).map(String);
     const options = parseServeOptions(flags);
@@ -153,7 +170,10 @@ describe('kustomize renders', () => {
     expect((pod.volumes as Obj[]).find((v) => v.name === mount.name)).toEqual({ name: mount.name, configMap: { name: 'restore-guard-client-ca' } });
     // With the pin in place, the admission port is open to every address.
     const policy = docs.find((d) => d.kind === 'NetworkPolicy') as Obj;
-    expect((at(policy, 'spec', 'ingress') as Obj[]).find((rule) => (rule.ports as Obj[]).some((p) => p.port === 8443))?.from).toEqual([{ ipBlock: { cidr: '0.0.0.0/0' } }, { ipBlock: { cidr: '::/0' } }]);
+    expect((at(policy, 'spec', 'ingress') as Obj[]).find((rule) => (rule.ports as Obj[]).some((p) => p.port === 8443))?.from).toEqual([
+      { ipBlock: { cidr: '0.0.0.0/0' } },
+      { ipBlock: { cidr: '::/0' } },
+    ]);
     // What the API server gets to present it: a kubeconfig user for the webhook's Service, and the AdmissionConfiguration.
     const kubeconfig = parseAllDocuments(readFileSync(issued.files.clientKubeconfig, 'utf8'))[0]?.toJS() as Obj;
     const users = kubeconfig.users as Array<{ name: string; user: Record<string, string> }>;
@@ -170,7 +190,10 @@ describe('kustomize renders', () => {
     const decoded = (key: string) => Buffer.from(String(at(secret, 'data', key)), 'base64').toString();
     volume.write({ 'tls.crt': decoded('tls.crt'), 'tls.key': decoded('tls.key'), 'ca.crt': String(at(clientCa, 'data', 'ca.crt')) });
     const local = flags.map((flag) =>
-      flag.replace(String(options.tlsCertFile), volume.file('tls.crt')).replace(String(options.tlsPrivateKeyFile), volume.file('tls.key')).replace(String(options.clientCaFile), volume.file('ca.crt')),
+      flag
+        .replace(String(options.tlsCertFile), volume.file('tls.crt'))
+        .replace(String(options.tlsPrivateKeyFile), volume.file('tls.key'))
+        .replace(String(options.clientCaFile), volume.file('ca.crt')),
     );
     const kept = local.filter((flag) => /^--(tls-|client-)/.test(flag));
     const webhook = await startWebhookProcess(kept, { KUBECONFIG: '/nonexistent/kubeconfig' });
@@ -229,7 +252,14 @@ describe('kustomize renders', () => {
     const docs = await render(overlay);
     const policy = docs.find((d) => d.kind === 'NetworkPolicy') as Obj;
     expect(at(policy, 'spec', 'ingress', 0, 'from')).toEqual([{ ipBlock: { cidr: '192.0.2.0/24' } }]);
-    const container = at(docs.find((d) => d.kind === 'Deployment'), 'spec', 'template', 'spec', 'containers', 0) as Obj;
+    const container = at(
+      docs.find((d) => d.kind === 'Deployment'),
+      'spec',
+      'template',
+      'spec',
+      'containers',
+      0,
+    ) as Obj;
     expect(container.args).toContain('--client-ca-file=/etc/restore-guard/client-ca/ca.crt');
     expect(parseServeOptions((container.args as string[]).slice(1)).clientAllowedNames).toEqual(['kube-apiserver-admission-client']);
   });
@@ -239,16 +269,32 @@ describe('kustomize renders', () => {
     mkdirSync(overlay);
     writeFileSync(
       join(overlay, 'kustomization.yaml'),
-      ['apiVersion: kustomize.config.k8s.io/v1beta1', 'kind: Kustomization', 'resources: [../../base]', 'components: [../../components/podcheckpoint-standin]'].join('\n'),
+      [
+        'apiVersion: kustomize.config.k8s.io/v1beta1',
+        'kind: Kustomization',
+        'resources: [../../base]',
+        'components: [../../components/podcheckpoint-standin]',
+      ].join('\n'),
     );
     const docs = await render(overlay);
     const crd = docs.find((d) => d.kind === 'CustomResourceDefinition') as Obj;
     const group = String(at(crd, 'spec', 'group'));
     expect(at(crd, 'spec', 'names', 'plural')).toBe('podcheckpoints');
     // Everything that names the checkpoint API agrees with the stand-in's group.
-    const policy = parsePolicy(String(at(docs.find((d) => name(d) === 'ConfigMap/restore-guard-policy'), 'data', 'policy.yaml')));
+    const policy = parsePolicy(
+      String(
+        at(
+          docs.find((d) => name(d) === 'ConfigMap/restore-guard-policy'),
+          'data',
+          'policy.yaml',
+        ),
+      ),
+    );
     expect(policy.ok && policy.policy.checkpointAPI.group).toBe(group);
-    const rules = at(docs.find((d) => name(d) === 'ClusterRole/restore-guard'), 'rules') as Obj[];
+    const rules = at(
+      docs.find((d) => name(d) === 'ClusterRole/restore-guard'),
+      'rules',
+    ) as Obj[];
     expect(rules).toContainEqual({ apiGroups: [group], resources: ['podcheckpoints'], verbs: ['get', 'list', 'watch'] });
     const vap = docs.find((d) => d.kind === 'ValidatingAdmissionPolicy') as Obj;
     expect(JSON.stringify(at(vap, 'spec', 'validations'))).toContain(`authorizer.group('${group}').resource('podcheckpoints')`);

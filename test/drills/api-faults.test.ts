@@ -80,7 +80,11 @@ describe('API fault drill under load (built binary, fake API server)', () => {
   });
 
   const restoreReview = (uid: string, user: string, checkpoint = 'ckpt') =>
-    reviewBody({ uid, object: restorePod({ checkpoint: { name: checkpoint }, spec: { affinity: pinnedAffinity() } }), userInfo: { username: user, groups: ['restorers', 'system:authenticated'], extra: {} } });
+    reviewBody({
+      uid,
+      object: restorePod({ checkpoint: { name: checkpoint }, spec: { affinity: pinnedAffinity() } }),
+      userInfo: { username: user, groups: ['restorers', 'system:authenticated'], extra: {} },
+    });
   const probe = async (uid: string, checkpoint = 'ckpt') => {
     const reply = await post(webhook.webhookPort, `/validate?timeout=${TIMEOUT}`, JSON.stringify(restoreReview(uid, `probe-${uid}`, checkpoint)), { ca });
     return admissionAnswer(reply, uid);
@@ -209,10 +213,16 @@ describe('API fault drill under load (built binary, fake API server)', () => {
       const answers = await Promise.all(
         ['ckpt', 'warming', 'missing'].map(async (name) => {
           const uid = `oracle-${path.slice(1)}-${name}`;
-          const body = reviewBody({ uid, object: restorePod({ checkpoint: { name }, spec: { affinity: pinnedAffinity() } }), userInfo: { username: 'mallory', groups: ['system:authenticated'], extra: {} } });
+          const body = reviewBody({
+            uid,
+            object: restorePod({ checkpoint: { name }, spec: { affinity: pinnedAffinity() } }),
+            userInfo: { username: 'mallory', groups: ['system:authenticated'], extra: {} },
+          });
           const answer = admissionAnswer(await post(webhook.webhookPort, `${path}?timeout=${TIMEOUT}`, JSON.stringify(body), { ca }), uid);
           expect(answer?.status?.code, `${path} ${name}`).toBe(403);
-          return JSON.stringify({ ...answer, uid: 'X' }).replaceAll(`\\"${name}\\"`, 'NAME').replaceAll(`"${name}"`, 'NAME');
+          return JSON.stringify({ ...answer, uid: 'X' })
+            .replaceAll(`\\"${name}\\"`, 'NAME')
+            .replaceAll(`"${name}"`, 'NAME');
         }),
       );
       expect(new Set(answers).size, path).toBe(1);

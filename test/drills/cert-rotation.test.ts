@@ -23,7 +23,6 @@ const SERVICE = 'restore-guard.restore-guard.svc';
 /** Answers each certificate must carry (on new connections, and overall) before the next rotation. */
 const PER_ROTATION = 25;
 
-
 /** The certificate a brand-new handshake gets. */
 function newHandshake(port: number, ca: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -52,7 +51,9 @@ describe('certificate rotation drill (built binary)', () => {
     const first = await issue();
     const ca = readFileSync(join(out, 'ca.crt'), 'utf8');
     volume.write({ 'tls.crt': first.cert, 'tls.key': first.key });
-    webhook = await startWebhookProcess(['--tls-cert-file', volume.file('tls.crt'), '--tls-private-key-file', volume.file('tls.key')], { KUBECONFIG: '/nonexistent/kubeconfig' });
+    webhook = await startWebhookProcess(['--tls-cert-file', volume.file('tls.crt'), '--tls-private-key-file', volume.file('tls.key')], {
+      KUBECONFIG: '/nonexistent/kubeconfig',
+    });
     const rg = webhook;
 
     /** fingerprints[g]: the certificate of generation g (0: the one it started with). */
@@ -70,8 +71,14 @@ describe('certificate rotation drill (built binary)', () => {
       next: (seq, worker) => {
         const uid = `c-${seq}`;
         const restore = seq % 3 === 0;
-        const object: JsonObject = restore ? restorePod({ spec: { affinity: pinnedAffinity() } }) : { metadata: { name: `p-${seq}`, namespace: 'team-a' }, spec: { containers: [{ name: 'app', image: 'x' }] } };
-        return { path: `/${seq % 2 ? 'mutate' : 'validate'}?timeout=5s`, body: JSON.stringify(reviewBody({ uid, object })), meta: { uid, restore, generation, connection: connectionOf(worker) } };
+        const object: JsonObject = restore
+          ? restorePod({ spec: { affinity: pinnedAffinity() } })
+          : { metadata: { name: `p-${seq}`, namespace: 'team-a' }, spec: { containers: [{ name: 'app', image: 'x' }] } };
+        return {
+          path: `/${seq % 2 ? 'mutate' : 'validate'}?timeout=5s`,
+          body: JSON.stringify(reviewBody({ uid, object })),
+          meta: { uid, restore, generation, connection: connectionOf(worker) },
+        };
       },
       onOutcome: (outcome) => outcomes.push(outcome),
       maxCalls: 100_000,
@@ -86,7 +93,10 @@ describe('certificate rotation drill (built binary)', () => {
       expect(next.caCreated).toBe(false); // the CA stays: clients keep trusting what they trust
       const seen = outcomes.length;
       volume.write({ 'tls.crt': next.cert, 'tls.key': next.key });
-      await vi.waitFor(() => expect(rg.logs.some((l) => l.msg === 'serving certificate reloaded' && l.fingerprint === next.fingerprint)).toBe(true), { timeout: 20_000, interval: 10 });
+      await vi.waitFor(() => expect(rg.logs.some((l) => l.msg === 'serving certificate reloaded' && l.fingerprint === next.fingerprint)).toBe(true), {
+        timeout: 20_000,
+        interval: 10,
+      });
       fingerprints.push(next.fingerprint);
       generation = rotation;
       expect(await newHandshake(rg.webhookPort, ca)).toBe(next.fingerprint);

@@ -22,8 +22,8 @@ const oddString = fc.oneof(fc.string(), fc.string({ unit: 'grapheme' }), fc.cons
 const anyJson = fc.jsonValue({ maxDepth: 4 });
 
 const restoreFrom = fc.oneof(
-  fc.constant({ name: "ckpt" }),
-  fc.constant({ name: "ckpt" }),
+  fc.constant({ name: 'ckpt' }),
+  fc.constant({ name: 'ckpt' }),
   fc.record({ name: oddString, options: fc.dictionary(oddString, fc.oneof(oddString, anyJson)) }, { requiredKeys: [] }),
   oddString,
   anyJson,
@@ -69,7 +69,11 @@ const request = fc.record(
     kind: fc.oneof(fc.constant({ group: '', version: 'v1', kind: 'Pod' }), anyJson),
     resource: fc.oneof(
       fc.constant({ group: '', version: 'v1', resource: 'pods' }),
-      fc.record({ group: fc.constantFrom('', 'apps', 'x'), version: fc.constantFrom('v1', 'v2'), resource: fc.constantFrom('pods', 'deployments', 'podcheckpoints') }),
+      fc.record({
+        group: fc.constantFrom('', 'apps', 'x'),
+        version: fc.constantFrom('v1', 'v2'),
+        resource: fc.constantFrom('pods', 'deployments', 'podcheckpoints'),
+      }),
       anyJson,
     ),
     subResource: fc.oneof(fc.constantFrom('', 'resize', 'ephemeralcontainers', 'status', 'binding'), anyJson),
@@ -129,15 +133,13 @@ const plausibleReview = fc
 const review = fc.oneof(anyReview, plausibleReview);
 
 /** Adds odd keys anywhere, changes types, or nests deeply. */
-const mutatedReview = fc
-  .tuple(review, fc.array(fc.tuple(oddKeys, anyJson), { maxLength: 4 }), fc.nat({ max: 3000 }))
-  .map(([body, extras, depth]) => {
-    const target = body.request as Record<string, unknown>;
-    for (const [key, value] of extras) Object.defineProperty(target, key, { value, enumerable: true, configurable: true, writable: true });
-    const text = JSON.stringify(body);
-    if (depth > 2500) return text.replace('"object":', `"deep":${'['.repeat(depth)}${']'.repeat(depth)},"object":`);
-    return text;
-  });
+const mutatedReview = fc.tuple(review, fc.array(fc.tuple(oddKeys, anyJson), { maxLength: 4 }), fc.nat({ max: 3000 })).map(([body, extras, depth]) => {
+  const target = body.request as Record<string, unknown>;
+  for (const [key, value] of extras) Object.defineProperty(target, key, { value, enumerable: true, configurable: true, writable: true });
+  const text = JSON.stringify(body);
+  if (depth > 2500) return text.replace('"object":', `"deep":${'['.repeat(depth)}${']'.repeat(depth)},"object":`);
+  return text;
+});
 
 /** Raw text: truncated reviews, junk, and unicode. */
 const rawBody = fc.oneof(
@@ -188,7 +190,11 @@ describe('fuzzing the admission endpoints', () => {
       fake.grants.add(`granted/${namespace}/ckpt`);
       fake.checkpoints.set(`${namespace}/ckpt`, readyCheckpoint({ namespace }));
     }
-    const handler = new AdmissionHandler({ deciders: restoreDeciders(fake.ports()), logger: createLogger('silent'), metrics: createMetrics({ defaultMetrics: false }) });
+    const handler = new AdmissionHandler({
+      deciders: restoreDeciders(fake.ports()),
+      logger: createLogger('silent'),
+      metrics: createMetrics({ defaultMetrics: false }),
+    });
     app = createWebhookServer({ tls: await generateServingPair(), handler, logger: createLogger('silent') });
     await app.ready();
   });
@@ -226,13 +232,19 @@ describe('fuzzing the admission endpoints', () => {
   }, 300_000);
 
   it(`answers ${RUNS.mutated} mutated reviews (odd keys, wrong types, deep nesting)`, async () => {
-    await fc.assert(fc.asyncProperty(mutatedReview, fc.constantFrom('/mutate' as const, '/validate' as const), (text, path) => check(text, path)), {
-      numRuns: RUNS.mutated,
-    });
+    await fc.assert(
+      fc.asyncProperty(mutatedReview, fc.constantFrom('/mutate' as const, '/validate' as const), (text, path) => check(text, path)),
+      {
+        numRuns: RUNS.mutated,
+      },
+    );
   }, 300_000);
 
   it(`answers ${RUNS.raw} truncated and junk bodies with a JSON error`, async () => {
-    await fc.assert(fc.asyncProperty(rawBody, (text) => check(text, '/validate')), { numRuns: RUNS.raw });
+    await fc.assert(
+      fc.asyncProperty(rawBody, (text) => check(text, '/validate')),
+      { numRuns: RUNS.raw },
+    );
   }, 300_000);
 
   it('gives identical answers to identical input', async () => {

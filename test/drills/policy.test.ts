@@ -21,7 +21,10 @@ const INVALID: Array<[string, string]> = [
   ['bad YAML: duplicate key', `${HEADER}mode: warn\nmode: audit\n`],
   ['bad YAML: two documents', `${HEADER}---\nmode: warn\n`],
   ['bad YAML: binary junk', `${HEADER}\u0000\u0001\u0002: [}{\n`],
-  ['bad YAML: alias bomb', `${HEADER}a: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n`],
+  [
+    'bad YAML: alias bomb',
+    `${HEADER}a: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n`,
+  ],
   ['bad YAML: nested 20,000 deep', `${HEADER}mode: ${'['.repeat(20_000)}${']'.repeat(20_000)}\n`],
   ['wrong type: requireReady is a string', `${HEADER}requireReady: "yes"\n`],
   ['wrong type: mode is a number', `${HEADER}mode: 5\n`],
@@ -133,7 +136,8 @@ describe('policy drill under load (built binary, --policy-configmap)', () => {
     });
     expect(wrong.slice(0, 3).map((o) => ({ meta: o.meta, status: o.status, body: o.body }))).toEqual([]);
     const count = (regime: Regime, kind: Kind) => outcomes.filter((o) => o.meta.regime === regime && o.answeredIn === regime && o.meta.kind === kind).length;
-    for (const regime of ['warn', 'enforce'] as const) for (const kind of ['plain', 'restore', 'mismatched restore'] as const) expect(count(regime, kind)).toBeGreaterThan(0);
+    for (const regime of ['warn', 'enforce'] as const)
+      for (const kind of ['plain', 'restore', 'mismatched restore'] as const) expect(count(regime, kind)).toBeGreaterThan(0);
 
     expect(refused).toBe(INVALID.length * ROUNDS);
     expect(invalidEvents()).toBe(refused);

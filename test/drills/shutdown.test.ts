@@ -33,7 +33,11 @@ interface PodShutdown {
 
 function deploymentShutdown(): PodShutdown {
   const deployment = parseYaml(readFileSync(MANIFEST, 'utf8')) as {
-    spec: { template: { spec: { terminationGracePeriodSeconds: number; containers: Array<{ args: string[]; lifecycle: { preStop: { sleep: { seconds: number } } } }> } } };
+    spec: {
+      template: {
+        spec: { terminationGracePeriodSeconds: number; containers: Array<{ args: string[]; lifecycle: { preStop: { sleep: { seconds: number } } } }> };
+      };
+    };
   };
   const pod = deployment.spec.template.spec;
   const container = pod.containers[0];
@@ -51,7 +55,10 @@ function deploymentShutdown(): PodShutdown {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The kubelet's side: SIGKILL when the grace period (counted from deletion) ends. Resolves with how the process ended. */
-function exitWithinGrace(webhook: WebhookProcess, graceMs: number): { ended: Promise<{ code: number | null; signal: NodeJS.Signals | null }>; cancel: () => void } {
+function exitWithinGrace(
+  webhook: WebhookProcess,
+  graceMs: number,
+): { ended: Promise<{ code: number | null; signal: NodeJS.Signals | null }>; cancel: () => void } {
   const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     if (webhook.child.exitCode !== null || webhook.child.signalCode !== null) resolve({ code: webhook.child.exitCode, signal: webhook.child.signalCode });
     else webhook.child.once('exit', (code, signal) => resolve({ code, signal }));
@@ -101,7 +108,9 @@ describe('shutdown drill (built binary, the Deployment’s preStop, --shutdown-d
         if (endpointRemoved) return undefined;
         const uid = `s-${seq}`;
         const restore = seq % 2 === 0;
-        const object: JsonObject = restore ? restorePod({ spec: { affinity: pinnedAffinity() } }) : { metadata: { name: `plain-${seq}`, namespace: 'team-a' }, spec: { containers: [{ name: 'app', image: 'x' }] } };
+        const object: JsonObject = restore
+          ? restorePod({ spec: { affinity: pinnedAffinity() } })
+          : { metadata: { name: `plain-${seq}`, namespace: 'team-a' }, spec: { containers: [{ name: 'app', image: 'x' }] } };
         const body = reviewBody({ uid, object, userInfo: { username: `requester-${seq % 50}`, groups: ['restorers', 'system:authenticated'], extra: {} } });
         return { path: `/${seq % 3 === 0 ? 'mutate' : 'validate'}?timeout=5s`, body: JSON.stringify(body), meta: { uid, restore, phase } };
       },
@@ -151,7 +160,13 @@ describe('shutdown drill (built binary, the Deployment’s preStop, --shutdown-d
     fake.setDelay(3_000); // the SubjectAccessReview outlasts the shutdown delay
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     try {
-      const body = JSON.stringify(reviewBody({ uid: 'in-flight', object: restorePod({ spec: { affinity: pinnedAffinity() } }), userInfo: { username: 'late', groups: ['restorers'], extra: {} } }));
+      const body = JSON.stringify(
+        reviewBody({
+          uid: 'in-flight',
+          object: restorePod({ spec: { affinity: pinnedAffinity() } }),
+          userInfo: { username: 'late', groups: ['restorers'], extra: {} },
+        }),
+      );
       const sars = fake.calls('subjectaccessreviews');
       const answer = post(proc.webhookPort, '/validate?timeout=10s', body, { ca, agent });
       await vi.waitFor(() => expect(fake.calls('subjectaccessreviews')).toBe(sars + 1), { timeout: 5_000, interval: 10 });

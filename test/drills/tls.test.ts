@@ -25,7 +25,6 @@ const LEGACY = { ciphers: 'DEFAULT@SECLEVEL=0' };
 
 type Pair = { cert: string; key: string };
 
-
 const clientCa = makeClientCa;
 
 /** A bare TLS handshake at exactly `version`: the protocol agreed, or the error code. */
@@ -45,7 +44,19 @@ function review(port: number, version: SecureVersion, options: ConnectionOptions
   return new Promise((resolve) => {
     const body = JSON.stringify(reviewBody({ uid: `tls-${version}`, object: { metadata: { name: 'p', namespace: 'team-a' }, spec: { containers: [] } } }));
     const req = request(
-      { host: '127.0.0.1', port, path: '/validate', method: 'POST', agent: false, servername: SERVICE, minVersion: version, maxVersion: version, ...options, headers: { 'content-type': 'application/json' }, timeout: 10_000 },
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/validate',
+        method: 'POST',
+        agent: false,
+        servername: SERVICE,
+        minVersion: version,
+        maxVersion: version,
+        ...options,
+        headers: { 'content-type': 'application/json' },
+        timeout: 10_000,
+      },
       (res) => {
         let text = '';
         res.on('data', (chunk: Buffer) => (text += String(chunk)));
@@ -118,7 +129,10 @@ describe('TLS floor and mTLS (built binary)', () => {
     const renewed = await issue();
     volume.write({ 'tls.crt': renewed.cert, 'tls.key': renewed.key, 'client-ca.crt': caller.ca });
     const fingerprint = new X509Certificate(renewed.cert).fingerprint256;
-    await vi.waitFor(() => expect(webhook.logs.some((l) => l.msg === 'serving certificate reloaded' && l.fingerprint === fingerprint)).toBe(true), { timeout: 20_000, interval: 10 });
+    await vi.waitFor(() => expect(webhook.logs.some((l) => l.msg === 'serving certificate reloaded' && l.fingerprint === fingerprint)).toBe(true), {
+      timeout: 20_000,
+      interval: 10,
+    });
     await floorHolds();
   });
 

@@ -53,7 +53,7 @@ async function mutate(restoreGuard: RestoreGuard, user: UserName): Promise<{ all
 }
 
 describe('API server access', () => {
-  it.each(['in-cluster', 'kubeconfig'] as const)('%s: syncs its watches and gets the real authorizer\'s answers', async (access) => {
+  it.each(['in-cluster', 'kubeconfig'] as const)("%s: syncs its watches and gets the real authorizer's answers", async (access) => {
     const restoreGuard = instances[access];
     if (!restoreGuard) throw new Error(`no ${access} instance`);
     const source = restoreGuard.logs.find((line) => line.msg === 'using Kubernetes API')?.source;

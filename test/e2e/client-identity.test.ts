@@ -38,7 +38,12 @@ const forged = (uid: string) =>
 /** One forged review straight to restore-guard's port: the answer, or the transport failure (no answer). */
 async function forge(port: number, client: { cert?: string; key?: string }, uid: string): Promise<{ status?: number; body?: string; error?: string }> {
   try {
-    const answer = await httpsRequest(`https://127.0.0.1:${port}/mutate?timeout=10s`, { ca: suite.restoreGuard.ca, method: 'POST', body: forged(uid), ...client });
+    const answer = await httpsRequest(`https://127.0.0.1:${port}/mutate?timeout=10s`, {
+      ca: suite.restoreGuard.ca,
+      method: 'POST',
+      body: forged(uid),
+      ...client,
+    });
     return answer;
   } catch (error) {
     return { error: (error as NodeJS.ErrnoException).code ?? (error as Error).message };
@@ -99,7 +104,9 @@ describe('mTLS with a pinned name, against kube-apiserver', () => {
   it("kube-apiserver's calls are answered: straight to restore-guard, and restores through the relay", async () => {
     await registerDirect(suite.restoreGuard.port);
     const before = await suite.restoreGuard.counter('restore_guard_reviews_total');
-    await eventually('a labelled Pod admitted through the direct webhook', async () => ((await create(info, labelledPod('direct-1'))).code === 0 ? true : undefined));
+    await eventually('a labelled Pod admitted through the direct webhook', async () =>
+      (await create(info, labelledPod('direct-1'))).code === 0 ? true : undefined,
+    );
     expect(await suite.restoreGuard.counter('restore_guard_reviews_total')).toBeGreaterThan(before);
 
     // A restore as the admin (system:masters, really): kube-apiserver -> relay -> restore-guard, decided.

@@ -43,7 +43,9 @@ describe('the companion ValidatingAdmissionPolicy, in kube-apiserver', () => {
   it('denies a restore without the restore verb, through the CEL authorizer, and admits one with it', async () => {
     const message = await eventually('the policy to be in force', async () => denied(await create(info, restoreObject(ns, 'r', 'cart-1'), asUser('bob'))));
     expect(message).toContain(`ValidatingAdmissionPolicy '${TWIN}' with binding '${TWIN}' denied request`);
-    expect(message).toContain(`restoring a Pod from a checkpoint needs the restore verb: bob may not restore podcheckpoints.checkpoint.k8s.io "cart-1" in namespace "${ns}"`);
+    expect(message).toContain(
+      `restoring a Pod from a checkpoint needs the restore verb: bob may not restore podcheckpoints.checkpoint.k8s.io "cart-1" in namespace "${ns}"`,
+    );
     const alice = await create(info, restoreObject(ns, 'r', 'cart-1'), asUser('alice'));
     expect(alice.stderr).toBe('');
     const other = await create(info, restoreObject(ns, 'r', 'cart-2'), asUser('alice'));
@@ -53,11 +55,26 @@ describe('the companion ValidatingAdmissionPolicy, in kube-apiserver', () => {
   it('keeps restoreFrom immutable and the spec frozen until PodRestored=True', async () => {
     await run(info, ['create', '-f', '-'], { ...asUser('alice'), input: restoreObject(ns, 'stored', 'cart-1') });
     const patch = async (body: object) =>
-      (await run(info, ['patch', '-n', ns, TEST_PODS, 'stored', '--type=merge', '-p', JSON.stringify(body)], asUser('alice')).then(() => 'ok', (e: Error) => e.message));
+      await run(info, ['patch', '-n', ns, TEST_PODS, 'stored', '--type=merge', '-p', JSON.stringify(body)], asUser('alice')).then(
+        () => 'ok',
+        (e: Error) => e.message,
+      );
     expect(await patch({ spec: { restoreFrom: { name: 'cart-2' } } })).toContain('spec.restoreFrom is immutable; to restore again, create a new Pod');
-    expect(await patch({ spec: { activeDeadlineSeconds: 60 } })).toContain('the spec of a Pod being restored is frozen until it has condition PodRestored=True');
+    expect(await patch({ spec: { activeDeadlineSeconds: 60 } })).toContain(
+      'the spec of a Pod being restored is frozen until it has condition PodRestored=True',
+    );
     expect(await patch({ metadata: { labels: { tier: 'web' } } })).toBe('ok');
-    await run(info, ['patch', '-n', ns, TEST_PODS, 'stored', '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { conditions: [{ type: 'PodRestored', status: 'True' }] } })]);
+    await run(info, [
+      'patch',
+      '-n',
+      ns,
+      TEST_PODS,
+      'stored',
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ status: { conditions: [{ type: 'PodRestored', status: 'True' }] } }),
+    ]);
     expect(await patch({ spec: { activeDeadlineSeconds: 60 } })).toBe('ok');
   });
 });

@@ -12,10 +12,11 @@ declare module 'vitest' {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const started = Date.now();
   const controlPlane = await startControlPlane({ log: (line) => console.log(`[e2e] ${line}`) });
-  const { supervisor: _supervisor, etcd: _etcd, apiserver: _apiserver, stop, ...info } = controlPlane;
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- stop is only left out of what tests get, never called from here
+  const { supervisor: _supervisor, etcd: _etcd, apiserver: _apiserver, stop: _stop, ...info } = controlPlane;
   console.log(`[e2e] control plane ready in ${Math.round((Date.now() - started) / 1000)} s; logs and state in ${info.dir}`);
   project.provide('controlPlane', info);
   return async () => {
-    await stop();
+    await controlPlane.stop();
   };
 }

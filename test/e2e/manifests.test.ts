@@ -27,7 +27,9 @@ describe('manifests/ applies with server-side dry-run', () => {
   it('base: every object, webhook matchConditions and the ValidatingAdmissionPolicy compile', async () => {
     const objects = await shippedBase(info);
     const kinds = objects.map((o) => o.kind);
-    expect(kinds).toEqual(expect.arrayContaining(['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'ClusterRole']));
+    expect(kinds).toEqual(
+      expect.arrayContaining(['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'ClusterRole']),
+    );
     const result = await dryRun(objects);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
@@ -125,7 +127,10 @@ describe('the shipped RBAC', () => {
     expect(kubeconfig).not.toContain(info.tokens.admin);
     expect((await fetch(`http://127.0.0.1:${suite.restoreGuard.metricsPort}/readyz`)).status).toBe(200);
     // Its policy came from the ConfigMap (get/watch of that one object by name).
-    expect(suite.restoreGuard.logs.find((l) => l.msg === 'policy applied')).toMatchObject({ source: 'configmap', origin: 'restore-guard/restore-guard-policy' });
+    expect(suite.restoreGuard.logs.find((l) => l.msg === 'policy applied')).toMatchObject({
+      source: 'configmap',
+      origin: 'restore-guard/restore-guard-policy',
+    });
     const result = await eventually('the grant to take effect', async () => {
       const attempt = await create(info, restoreObject(ns, 'r', 'cart-1'), asUser('alice'));
       return attempt.code === 0 ? attempt : undefined;
@@ -137,8 +142,7 @@ describe('the shipped RBAC', () => {
   it('grants nothing more: the ServiceAccount may do exactly what manifests/base says, plus what every user may', async () => {
     const token = (await run(info, ['create', 'token', 'restore-guard', '-n', 'restore-guard', '--duration=1h'])).trim();
     const base = await shippedInstall(info);
-    const rules = (kind: string, name: string) =>
-      ((base.find((o) => o.kind === kind && o.metadata?.name === name)?.rules ?? []) as Rule[]);
+    const rules = (kind: string, name: string) => (base.find((o) => o.kind === kind && o.metadata?.name === name)?.rules ?? []) as Rule[];
     // What any ServiceAccount holds by default (discovery, self reviews, ...): one with no binding of its own.
     const nobody = (await run(info, ['create', 'token', 'default', '-n', ns, '--duration=1h'])).trim();
     const roles = base.filter((o) => o.kind === 'Role' && o.metadata?.namespace === 'restore-guard').flatMap((o) => (o.rules ?? []) as Rule[]);
@@ -151,11 +155,20 @@ describe('the shipped RBAC', () => {
       const shipped = new Set([...tuples([...clusterRoles, ...(namespace === 'restore-guard' ? roles : [])]), ...everyone]);
       expect({ namespace, beyondShipped: held.filter((t) => !shipped.has(t)) }).toEqual({ namespace, beyondShipped: [] });
       // And what it needs is there.
-      for (const needed of ['create authorization.k8s.io/subjectaccessreviews/*', 'watch checkpoint.k8s.io/podcheckpoints/*', 'list node.k8s.io/runtimeclasses/*']) {
+      for (const needed of [
+        'create authorization.k8s.io/subjectaccessreviews/*',
+        'watch checkpoint.k8s.io/podcheckpoints/*',
+        'list node.k8s.io/runtimeclasses/*',
+      ]) {
         expect(held).toContain(needed);
       }
     }
-    for (const [verb, resource] of [['list', 'secrets'], ['get', 'pods'], ['list', 'configmaps'], ['create', 'pods']]) {
+    for (const [verb, resource] of [
+      ['list', 'secrets'],
+      ['get', 'pods'],
+      ['list', 'configmaps'],
+      ['create', 'pods'],
+    ]) {
       const answer = await kubectl(info, ['auth', 'can-i', verb!, resource!, '-A'], { token });
       expect({ verb, resource, answer: answer.stdout.trim() }).toEqual({ verb, resource, answer: 'no' });
     }
@@ -183,9 +196,11 @@ async function rulesOf(token: string, namespace: string): Promise<string[]> {
 function tuples(rules: Rule[]): string[] {
   const out: string[] = [];
   for (const rule of rules) {
-    for (const verb of rule.verbs) for (const group of rule.apiGroups ?? ['']) for (const resource of rule.resources ?? []) {
-      for (const name of rule.resourceNames?.length ? rule.resourceNames : ['*']) out.push(`${verb} ${group}/${resource}/${name}`);
-    }
+    for (const verb of rule.verbs)
+      for (const group of rule.apiGroups ?? [''])
+        for (const resource of rule.resources ?? []) {
+          for (const name of rule.resourceNames?.length ? rule.resourceNames : ['*']) out.push(`${verb} ${group}/${resource}/${name}`);
+        }
   }
   return out.sort();
 }

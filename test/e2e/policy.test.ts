@@ -57,8 +57,14 @@ describe('edits of the policy ConfigMap through the API take effect live', () =>
   it('a policy with an unknown key is refused and the last good one stays in effect', async () => {
     const refusedBefore = refused().length;
     await run(info, [
-      'patch', '-n', 'restore-guard', 'configmap', 'restore-guard-policy', '--type=merge',
-      '-p', JSON.stringify({ data: { 'policy.yaml': 'apiVersion: restore-guard.dev/v1alpha1\nkind: RestorePolicy\nmode: warn\nmodee: enforce\n' } }),
+      'patch',
+      '-n',
+      'restore-guard',
+      'configmap',
+      'restore-guard-policy',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ data: { 'policy.yaml': 'apiVersion: restore-guard.dev/v1alpha1\nkind: RestorePolicy\nmode: warn\nmodee: enforce\n' } }),
     ]);
     const refusal = await eventually('the broken policy to be refused', async () => refused()[refusedBefore]);
     // The generation in effect when it was refused is the last one applied (log lines arrive in order).

@@ -41,7 +41,9 @@ const OWN_NAMESPACE = 'restore-guard';
 beforeAll(async () => {
   suite = await startSuite(info);
   await createNamespace(info, OWN_NAMESPACE);
-  await run(info, ['apply', '--server-side', '-f', '-'], { input: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'restore-guard', namespace: OWN_NAMESPACE } } });
+  await run(info, ['apply', '--server-side', '-f', '-'], {
+    input: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'restore-guard', namespace: OWN_NAMESPACE } },
+  });
   await createCheckpoint(info, OWN_NAMESPACE, 'cart-1');
   await createNamespace(info, ns);
   await createCheckpoint(info, ns, 'cart-1');
@@ -77,7 +79,10 @@ describe('registered through the shipped webhook configurations', () => {
     expect(strict.stderr).toContain('unknown field "spec.restoreFrom"');
 
     const before = await reviewsSoFar();
-    const lax = await kubectl(info, ['create', '--validate=false', '-o', 'json', '-f', '-'], { ...asUser('bob'), input: corePod('sneaky', { restoreFrom: { name: 'cart-1' } }) });
+    const lax = await kubectl(info, ['create', '--validate=false', '-o', 'json', '-f', '-'], {
+      ...asUser('bob'),
+      input: corePod('sneaky', { restoreFrom: { name: 'cart-1' } }),
+    });
     expect(lax.code).toBe(0);
     expect((JSON.parse(lax.stdout) as { spec: Json }).spec.restoreFrom).toBeUndefined();
     expect(await reviewsSoFar()).toBe(before);
@@ -121,7 +126,9 @@ describe('audit', () => {
 
 describe('while restore-guard is down', () => {
   it('ordinary Pods are still admitted, restores fail closed, and restores work again once it is back', async () => {
-    await eventually('the restore to be allowed', async () => ((await create(info, restoreObject(ns, 'r', 'cart-1'), asUser('alice'))).code === 0 ? true : undefined));
+    await eventually('the restore to be allowed', async () =>
+      (await create(info, restoreObject(ns, 'r', 'cart-1'), asUser('alice'))).code === 0 ? true : undefined,
+    );
     await suite.restoreGuard.stop();
     try {
       await run(info, ['create', '-f', '-'], { ...asUser('alice'), input: corePod('while-down') });
@@ -133,6 +140,8 @@ describe('while restore-guard is down', () => {
     } finally {
       await suite.restoreGuard.start();
     }
-    await eventually('the restore to be allowed again', async () => ((await create(info, restoreObject(ns, 'r', 'cart-1'), asUser('alice'))).code === 0 ? true : undefined));
+    await eventually('the restore to be allowed again', async () =>
+      (await create(info, restoreObject(ns, 'r', 'cart-1'), asUser('alice'))).code === 0 ? true : undefined,
+    );
   });
 });

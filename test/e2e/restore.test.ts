@@ -38,7 +38,8 @@ const denied = (result: KubectlResult): string | undefined => (result.code !== 0
 const DENIED_PIN = /^Error from server \(Forbidden\): error when creating "STDIN": admission webhook "pin\.restore-guard\.dev" denied the request: /;
 // When the facts change while a request is between the two webhooks (a cached answer expires, a watch event
 // lands), the validating one may be the first to deny it.
-const DENIED_BY_EITHER = /^Error from server \(Forbidden\): error when creating "STDIN": admission webhook "(pin|restore)\.restore-guard\.dev" denied the request: /;
+const DENIED_BY_EITHER =
+  /^Error from server \(Forbidden\): error when creating "STDIN": admission webhook "(pin|restore)\.restore-guard\.dev" denied the request: /;
 
 describe('restore grants through RBAC', () => {
   const ns = 'e2e-grants';
@@ -108,7 +109,9 @@ describe('nothing leaks to a requester who may not restore', () => {
 
   it('denies identically for a ready checkpoint, a not-ready one and a missing one', async () => {
     const answers = await Promise.all(
-      ['ready-on-a', 'warming', 'missing'].map(async (name) => (await create(info, restoreObject(ns, 'probe', name), asUser('bob'))).stderr.replaceAll(name, 'NAME')),
+      ['ready-on-a', 'warming', 'missing'].map(async (name) =>
+        (await create(info, restoreObject(ns, 'probe', name), asUser('bob'))).stderr.replaceAll(name, 'NAME'),
+      ),
     );
     expect(answers[0]).toMatch(DENIED_PIN);
     expect(answers[1]).toBe(answers[0]);
@@ -126,7 +129,9 @@ describe('a restored Pod, stored', () => {
   });
 
   it('is stored pinned; its spec is frozen until PodRestored=True, metadata is not; restoreFrom never changes', async () => {
-    const stored = await eventually('the restore to be admitted', async () => allowed(await create(info, restoreObject(ns, 'cart', 'cart-1'), { ...asUser('alice'), dryRun: false })));
+    const stored = await eventually('the restore to be admitted', async () =>
+      allowed(await create(info, restoreObject(ns, 'cart', 'cart-1'), { ...asUser('alice'), dryRun: false })),
+    );
     expect(pinnedNode(stored)).toBe('node-a');
     expect((stored.spec as Json).restoreFrom).toEqual({ name: 'cart-1' });
 
@@ -141,9 +146,21 @@ describe('a restored Pod, stored', () => {
     const moved = await patch({ spec: { restoreFrom: { name: 'cart-2' } } });
     expect(moved).toContain('The request is invalid: admission webhook "restore.restore-guard.dev" denied the request: spec.restoreFrom is immutable');
 
-    await run(info, ['patch', '-n', ns, TEST_PODS, 'cart', '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { conditions: [{ type: 'PodRestored', status: 'True' }] } })]);
+    await run(info, [
+      'patch',
+      '-n',
+      ns,
+      TEST_PODS,
+      'cart',
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ status: { conditions: [{ type: 'PodRestored', status: 'True' }] } }),
+    ]);
     expect(await patch({ spec: { activeDeadlineSeconds: 3600 } })).toBe('ok');
-    expect(await patch({ spec: { restoreFrom: null } })).toContain('The request is invalid: admission webhook "restore.restore-guard.dev" denied the request: spec.restoreFrom is immutable');
+    expect(await patch({ spec: { restoreFrom: null } })).toContain(
+      'The request is invalid: admission webhook "restore.restore-guard.dev" denied the request: spec.restoreFrom is immutable',
+    );
   });
 
   it('a spec that differs from the captured template is denied, naming every differing field', async () => {
@@ -181,7 +198,9 @@ describe('restore options and RuntimeClasses', () => {
     const stored = JSON.parse(await run(info, ['get', 'runtimeclass', 'runc-checkpoint', '-o', 'json'])) as Json;
     expect(stored.podCheckpoint).toBeUndefined();
     const withClass = await create(info, withOptions({ ...appSpec(), runtimeClassName: 'runc-checkpoint' }), asUser('alice'));
-    expect(withClass.stderr).toMatch(/^Error from server \(Forbidden\): .*admission webhook "restore\.restore-guard\.dev" denied the request: .*runc-checkpoint/);
+    expect(withClass.stderr).toMatch(
+      /^Error from server \(Forbidden\): .*admission webhook "restore\.restore-guard\.dev" denied the request: .*runc-checkpoint/,
+    );
     expect(withClass.stderr).toContain('tcp');
     expect(withClass.stderr).not.toContain('close');
   });
@@ -215,7 +234,9 @@ describe('PodCheckpoints written through the API reach the watch cache', () => {
     await createCheckpoint(info, ns, 'short-lived');
     await eventually('the checkpoint to be usable', async () => allowed(await create(info, restoreObject(ns, 'r', 'short-lived'), asUser('alice'))));
     await run(info, ['delete', '-n', ns, 'podcheckpoints.checkpoint.k8s.io', 'short-lived']);
-    const message = await eventually('the deletion to reach the cache', async () => denied(await create(info, restoreObject(ns, 'r', 'short-lived'), asUser('alice'))));
+    const message = await eventually('the deletion to reach the cache', async () =>
+      denied(await create(info, restoreObject(ns, 'r', 'short-lived'), asUser('alice'))),
+    );
     expect(message).toMatch(DENIED_BY_EITHER);
   });
 });

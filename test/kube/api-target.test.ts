@@ -145,11 +145,7 @@ describe('UnavailableApi', () => {
     const { deadline } = manualDeadline();
     const user = { username: 'u', groups: [], extra: {} };
     const access = { verb: 'restore', group: 'g', version: 'v', resource: 'r', namespace: 'n', name: 'c' };
-    for (const call of [
-      api.authorize(user, access, deadline),
-      api.get('ns', 'cp', deadline),
-      api.get('runtime-class', deadline),
-    ]) {
+    for (const call of [api.authorize(user, access, deadline), api.get('ns', 'cp', deadline), api.get('runtime-class', deadline)]) {
       const err: unknown = await call.catch((e: unknown) => e);
       expect(err).toBeInstanceOf(DependencyError);
       expect(err).toMatchObject({

@@ -12,7 +12,7 @@ describe('KubeNamespaceSource', () => {
     await api.close();
   });
 
-  it('reads a namespace\'s labels once and answers again from its short cache', async () => {
+  it("reads a namespace's labels once and answers again from its short cache", async () => {
     api.namespaces.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-a', labels: { tier: 'gold', n: 1 } } });
     const source = new KubeNamespaceSource(api.client());
     expect(await source.labels('team-a', deadlineIn(5_000))).toEqual({ tier: 'gold' });

@@ -56,7 +56,7 @@ describe('policy from a ConfigMap', () => {
     await vi.waitFor(() => expect(api.events.some((e) => e.reason === 'InvalidPolicy')).toBe(true));
     const event = api.events.find((e) => e.reason === 'InvalidPolicy') as JsonObject;
     expect(event).toMatchObject({ type: 'Warning', involvedObject: { kind: 'ConfigMap', namespace: 'restore-guard', name: 'restore-guard-policy' } });
-    expect(String(event.message)).toContain('unknown field "requireReadyy"');
+    expect(event.message).toContain('unknown field "requireReadyy"');
     expect((await validate(mismatched())).allowed).toBe(true);
     expect((await metric('restore_guard_policy_reloads_total')).join()).toMatch(/result="rejected"} 1/);
     expect((await fetch(`http://127.0.0.1:${webhook.metricsPort}/readyz`)).status).toBe(200);
@@ -93,8 +93,13 @@ describe('policy from a ConfigMap, before it is loaded', () => {
     api.checkpoints.put(rawCheckpoint());
     api.grant({ user: 'alice', namespace: 'team-a', name: 'ckpt' });
     // A restrictive policy that does not validate when the replica starts.
-    api.configMaps.put({ metadata: { ...configMap, uid: 'cm-uid' }, data: { 'policy.yaml': `${HEADER}namespaces: {include: [team-b]}
-mode: sometimes` } });
+    api.configMaps.put({
+      metadata: { ...configMap, uid: 'cm-uid' },
+      data: {
+        'policy.yaml': `${HEADER}namespaces: {include: [team-b]}
+mode: sometimes`,
+      },
+    });
     ({ webhook, ca } = await startAgainst(api, { policyConfigMap: configMap }));
   });
   afterAll(async () => {
@@ -107,7 +112,9 @@ mode: sometimes` } });
     return { status: reply.status, text: await reply.text() };
   };
   const restore = async () => {
-    const reply = await post(webhook.webhookPort, '/validate', JSON.stringify(reviewBody({ object: restorePod({ spec: { affinity: pinnedAffinity() } }) })), { ca });
+    const reply = await post(webhook.webhookPort, '/validate', JSON.stringify(reviewBody({ object: restorePod({ spec: { affinity: pinnedAffinity() } }) })), {
+      ca,
+    });
     return (reply.body as { response: { allowed: boolean; status?: { code: number; message: string } } }).response;
   };
 
@@ -120,7 +127,7 @@ mode: sometimes` } });
     expect(api.sarCount).toBe(0);
   });
 
-  it('becomes ready and decides by the admin\'s policy once a valid one is read', async () => {
+  it("becomes ready and decides by the admin's policy once a valid one is read", async () => {
     api.configMaps.put({ metadata: { ...configMap, uid: 'cm-uid' }, data: { 'policy.yaml': `${HEADER}namespaces: {include: [team-b]}` } });
     await vi.waitFor(async () => expect((await readyz()).status).toBe(200));
     const answer = await restore();
@@ -138,9 +145,12 @@ describe('policy from a ConfigMap the API server will not serve', () => {
     const { webhook, ca } = await startAgainst(api, { policyConfigMap: { namespace: 'restore-guard', name: 'restore-guard-policy' } });
     try {
       const validate = async () =>
-        ((await post(webhook.webhookPort, '/validate', JSON.stringify(reviewBody({ object: restorePod({ spec: { affinity: pinnedAffinity() } }) })), { ca })).body as {
-          response: { allowed: boolean; status?: { code: number; message: string } };
-        }).response;
+        (
+          (await post(webhook.webhookPort, '/validate', JSON.stringify(reviewBody({ object: restorePod({ spec: { affinity: pinnedAffinity() } }) })), { ca }))
+            .body as {
+            response: { allowed: boolean; status?: { code: number; message: string } };
+          }
+        ).response;
       const denied = await validate();
       expect(denied).toMatchObject({ allowed: false, status: { code: 503 } });
       expect(denied.status?.message).toContain('has not loaded its configured policy');

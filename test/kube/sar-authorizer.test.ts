@@ -146,9 +146,7 @@ describe('SubjectAccessReviewAuthorizer against the fake API', () => {
     api.grant({ user: user.username, namespace: 'team-a' });
     api.setDelay(50);
     const cached = new CachedAuthorizer(authorizer, { metrics });
-    const answers = await Promise.all(
-      Array.from({ length: 10 }, () => cached.authorize(user, access, deadlineIn(5_000))),
-    );
+    const answers = await Promise.all(Array.from({ length: 10 }, () => cached.authorize(user, access, deadlineIn(5_000))));
     expect(answers.every((a) => a.allowed)).toBe(true);
     expect(api.sarCount).toBe(1);
   });

@@ -59,9 +59,7 @@ describe('SubjectAccessReviewAuthorizer over TLS', () => {
     const other = await loopbackServingPair();
     const client = clientWith(() => ({ ca: other.cert, headers: { authorization: 'Bearer t' } }));
     try {
-      const err: unknown = await new SubjectAccessReviewAuthorizer({ client })
-        .authorize(user, access, deadlineIn(5_000))
-        .catch((e: unknown) => e);
+      const err: unknown = await new SubjectAccessReviewAuthorizer({ client }).authorize(user, access, deadlineIn(5_000)).catch((e: unknown) => e);
       expect(err).toMatchObject({ failure: 'unreachable', message: expect.stringMatching(/SELF_SIGNED|UNABLE_TO_VERIFY|certificate/i) });
     } finally {
       client.close();
@@ -71,7 +69,11 @@ describe('SubjectAccessReviewAuthorizer over TLS', () => {
   it('picks up a rotated token after the refresh interval, keeping the connection', async () => {
     let now = 0;
     let token = 'old';
-    const client = clientWith(() => ({ ca: pair.cert, headers: { authorization: `Bearer ${token}` } }), 60_000, () => now);
+    const client = clientWith(
+      () => ({ ca: pair.cert, headers: { authorization: `Bearer ${token}` } }),
+      60_000,
+      () => now,
+    );
     const authorizer = new SubjectAccessReviewAuthorizer({ client });
     try {
       expect((await authorizer.authorize(user, access, deadlineIn(5_000))).allowed).toBe(false);

@@ -146,9 +146,7 @@ describe('WatchCache against the fake API', () => {
     // It keeps serving what it knew while the API server is away.
     expect(cache.hasSynced()).toBe(true);
     expect(cache.get('team-a', 'old')).toBeDefined();
-    await waitFor(async () =>
-      expect(await counterValue(metrics, 'watchRestarts', { resource: 'podcheckpoints' })).toBeGreaterThanOrEqual(3),
-    );
+    await waitFor(async () => expect(await counterValue(metrics, 'watchRestarts', { resource: 'podcheckpoints' })).toBeGreaterThanOrEqual(3));
 
     await api.setFault('none');
     await waitFor(() => {

@@ -18,7 +18,11 @@ const DAY = 24 * 3600 * 1000;
 async function pair(now = new Date()): Promise<TlsMaterial> {
   const out = mkdtempSync(join(tmpdir(), 'rg-unit-pair-'));
   const issued = await renewCertificates({ outDir: out, now });
-  return { cert: readFileSync(issued.files.tlsCert, 'utf8'), key: readFileSync(issued.files.tlsKey, 'utf8'), clientCa: readFileSync(issued.files.caCert, 'utf8') };
+  return {
+    cert: readFileSync(issued.files.tlsCert, 'utf8'),
+    key: readFileSync(issued.files.tlsKey, 'utf8'),
+    clientCa: readFileSync(issued.files.caCert, 'utf8'),
+  };
 }
 
 function setup(initial: TlsMaterial, clock: { now: number }) {
@@ -41,7 +45,9 @@ function setup(initial: TlsMaterial, clock: { now: number }) {
     now: () => clock.now,
   });
   const count = async (result: string) =>
-    (await metrics.registry.getMetricsAsJSON()).find((m) => m.name === 'restore_guard_certificate_reloads_total')?.values.find((v) => v.labels.result === result)?.value ?? 0;
+    (await metrics.registry.getMetricsAsJSON())
+      .find((m) => m.name === 'restore_guard_certificate_reloads_total')
+      ?.values.find((v) => v.labels.result === result)?.value ?? 0;
   return { files, write, applied, reloader, metrics, count };
 }
 
@@ -93,7 +99,8 @@ describe('CertificateReloader', () => {
     const clock = { now: Date.now() };
     const first = await pair();
     const { metrics } = setup(first, clock);
-    const value = (await metrics.registry.getMetricsAsJSON()).find((m) => m.name === 'restore_guard_serving_certificate_expiry_timestamp_seconds')?.values[0]?.value;
+    const value = (await metrics.registry.getMetricsAsJSON()).find((m) => m.name === 'restore_guard_serving_certificate_expiry_timestamp_seconds')?.values[0]
+      ?.value;
     expect(value).toBe(Date.parse(new X509Certificate(first.cert).validTo) / 1000);
   });
 });

@@ -31,12 +31,15 @@ const SERVICE = 'restore-guard.restore-guard.svc';
 const DAY = 24 * 3600 * 1000;
 type Pair = { cert: string; key: string };
 
-
 /** Serving pairs for the Service name, each from its own CA; `trust` holds every CA made so far. */
 const trust: string[] = [];
 async function servingPair(options: { now?: Date; days?: number } = {}): Promise<Pair> {
   const out = mkdtempSync(join(tmpdir(), 'rg-pair-'));
-  const issued = await renewCertificates({ outDir: out, ...(options.now ? { now: options.now } : {}), ...(options.days ? { leafValidityDays: options.days } : {}) });
+  const issued = await renewCertificates({
+    outDir: out,
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.days ? { leafValidityDays: options.days } : {}),
+  });
   trust.push(readFileSync(issued.files.caCert, 'utf8'));
   return { cert: readFileSync(issued.files.tlsCert, 'utf8'), key: readFileSync(issued.files.tlsKey, 'utf8') };
 }
@@ -47,7 +50,17 @@ function post(port: number, agent: Agent, extra: { cert?: string; key?: string }
   return new Promise((resolve, reject) => {
     const body = JSON.stringify(reviewBody({ object: { metadata: { name: 'p', namespace: 'team-a' }, spec: { containers: [] } } }));
     const req = request(
-      { host: '127.0.0.1', port, path: '/validate', method: 'POST', agent, ca: trust, servername: SERVICE, headers: { 'content-type': 'application/json' }, ...extra },
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/validate',
+        method: 'POST',
+        agent,
+        ca: trust,
+        servername: SERVICE,
+        headers: { 'content-type': 'application/json' },
+        ...extra,
+      },
       (res) => {
         // Read before the end: a keep-alive agent takes the socket back once the body is consumed.
         const socket = res.socket as TLSSocket;
@@ -87,7 +100,12 @@ async function startServer(files: TlsFiles, pollIntervalMs = 3_600_000) {
   const material = await readTlsMaterial(files);
   const metrics = createMetrics({ defaultMetrics: false });
   const handler = new AdmissionHandler({ deciders: restoreDeciders(new FakePorts().ports()), logger: createLogger('silent'), metrics });
-  const app: WebhookServer = createWebhookServer({ tls: material, ...(material.clientCa ? { clientCa: material.clientCa } : {}), handler, logger: createLogger('silent') });
+  const app: WebhookServer = createWebhookServer({
+    tls: material,
+    ...(material.clientCa ? { clientCa: material.clientCa } : {}),
+    handler,
+    logger: createLogger('silent'),
+  });
   let handshakes = 0;
   app.server.on('secureConnection', () => handshakes++);
   await app.listen({ port: 0, host: '127.0.0.1' });
@@ -116,7 +134,9 @@ describe('certificate hot reload', () => {
     const second = await servingPair();
     volume.write({ 'tls.crt': first.cert, 'tls.key': first.key });
     const server = await startServer({ certFile: volume.file('tls.crt'), keyFile: volume.file('tls.key') });
-    expect(await metricValue(server.metrics, 'restore_guard_serving_certificate_expiry_timestamp_seconds')).toBe(Date.parse(new X509Certificate(first.cert).validTo) / 1000);
+    expect(await metricValue(server.metrics, 'restore_guard_serving_certificate_expiry_timestamp_seconds')).toBe(
+      Date.parse(new X509Certificate(first.cert).validTo) / 1000,
+    );
 
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     cleanups.push(() => agent.destroy());
@@ -140,7 +160,9 @@ describe('certificate hot reload', () => {
     cleanups.push(() => fresh.destroy());
     expect((await post(server.port, fresh)).peer).toBe(fingerprint(second.cert));
     expect(await metricValue(server.metrics, 'restore_guard_certificate_reloads_total', { result: 'success' })).toBe(1);
-    expect(await metricValue(server.metrics, 'restore_guard_serving_certificate_expiry_timestamp_seconds')).toBe(Date.parse(new X509Certificate(second.cert).validTo) / 1000);
+    expect(await metricValue(server.metrics, 'restore_guard_serving_certificate_expiry_timestamp_seconds')).toBe(
+      Date.parse(new X509Certificate(second.cert).validTo) / 1000,
+    );
   });
 
   it('refuses a mismatched or an expired pair and keeps serving the previous one, then takes a good one', async () => {
@@ -162,7 +184,9 @@ describe('certificate hot reload', () => {
     expect(((await refused) as [{ reason: string }])[0].reason).toContain('expired');
     expect(await newHandshake(server.port)).toBe(fingerprint(good.cert));
     expect(await metricValue(server.metrics, 'restore_guard_certificate_reloads_total', { result: 'error' })).toBe(2);
-    expect(await metricValue(server.metrics, 'restore_guard_serving_certificate_expiry_timestamp_seconds')).toBe(Date.parse(new X509Certificate(good.cert).validTo) / 1000);
+    expect(await metricValue(server.metrics, 'restore_guard_serving_certificate_expiry_timestamp_seconds')).toBe(
+      Date.parse(new X509Certificate(good.cert).validTo) / 1000,
+    );
     // Looking again at the same refused files neither counts nor logs again.
     expect(await server.reloader.check()).toBe('unchanged');
     expect(await metricValue(server.metrics, 'restore_guard_certificate_reloads_total', { result: 'error' })).toBe(2);
@@ -236,7 +260,9 @@ describe('restore-guard serve follows its certificate files', () => {
     const volume = new SecretVolume(mkdtempSync(join(tmpdir(), 'rg-secret-')));
     const first = await servingPair();
     volume.write({ 'tls.crt': first.cert, 'tls.key': first.key });
-    webhook = await startWebhookProcess(['--tls-cert-file', volume.file('tls.crt'), '--tls-private-key-file', volume.file('tls.key')], { KUBECONFIG: '/nonexistent/kubeconfig' });
+    webhook = await startWebhookProcess(['--tls-cert-file', volume.file('tls.crt'), '--tls-private-key-file', volume.file('tls.key')], {
+      KUBECONFIG: '/nonexistent/kubeconfig',
+    });
     const port = webhook.webhookPort;
     expect(await newHandshake(port)).toBe(fingerprint(first.cert));
 

@@ -78,7 +78,15 @@ async function startServer(files: TlsFiles, allowedNames?: string[]) {
     logger,
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
-  const reloader = new CertificateReloader({ files, initial: material, target: app.server, contextOptions: (m) => secureContextOptions(m, m.clientCa), logger, metrics, pollIntervalMs: 3_600_000 });
+  const reloader = new CertificateReloader({
+    files,
+    initial: material,
+    target: app.server,
+    contextOptions: (m) => secureContextOptions(m, m.clientCa),
+    logger,
+    metrics,
+    pollIntervalMs: 3_600_000,
+  });
   reloader.start();
   cleanups.push(async () => {
     reloader.stop();
@@ -88,10 +96,26 @@ async function startServer(files: TlsFiles, allowedNames?: string[]) {
 }
 
 /** One forged review on a new connection: the HTTP answer, or why there was none. */
-function post(port: number, ca: string, client: Partial<Pair>, uid = 'forged'): Promise<{ status?: number; body?: { response?: { allowed?: boolean; auditAnnotations?: Record<string, string> } }; error?: string }> {
+function post(
+  port: number,
+  ca: string,
+  client: Partial<Pair>,
+  uid = 'forged',
+): Promise<{ status?: number; body?: { response?: { allowed?: boolean; auditAnnotations?: Record<string, string> } }; error?: string }> {
   return new Promise((resolve) => {
     const req = request(
-      { host: '127.0.0.1', port, path: '/mutate?timeout=5s', method: 'POST', agent: false, ca, servername: SERVICE, ...client, headers: { 'content-type': 'application/json' }, timeout: 10_000 },
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/mutate?timeout=5s',
+        method: 'POST',
+        agent: false,
+        ca,
+        servername: SERVICE,
+        ...client,
+        headers: { 'content-type': 'application/json' },
+        timeout: 10_000,
+      },
       (res) => {
         let text = '';
         res.on('data', (chunk: Buffer) => (text += String(chunk)));
@@ -126,7 +150,10 @@ describe('--client-allowed-names (mTLS with pinned identities)', () => {
     const authority = await clientAuthority('cluster CA');
     const volume = new SecretVolume(mkdtempSync(join(tmpdir(), 'rg-id-secret-')));
     volume.write({ 'tls.crt': serving.cert, 'tls.key': serving.key, 'client-ca.crt': authority.ca });
-    const server = await startServer({ certFile: volume.file('tls.crt'), keyFile: volume.file('tls.key'), clientCaFile: volume.file('client-ca.crt') }, [API_SERVER, 'webhook-client.example.com']);
+    const server = await startServer({ certFile: volume.file('tls.crt'), keyFile: volume.file('tls.key'), clientCaFile: volume.file('client-ca.crt') }, [
+      API_SERVER,
+      'webhook-client.example.com',
+    ]);
 
     const apiServer = await authority.issue(API_SERVER);
     const byDnsName = await authority.issue('some-other-cn', ['WEBHOOK-CLIENT.example.com']);
@@ -141,7 +168,10 @@ describe('--client-allowed-names (mTLS with pinned identities)', () => {
     const reviewsAnswered = await counter(server.metrics, 'restore_guard_reviews_total');
     const lookups = server.ports.calls.length;
 
-    for (const [who, client] of [['mallory', mallory], ['a SAN that only quotes the allowed name', sneaky]] as const) {
+    for (const [who, client] of [
+      ['mallory', mallory],
+      ['a SAN that only quotes the allowed name', sneaky],
+    ] as const) {
       const refused = await post(server.port, serving.ca, client);
       expect(refused.status, who).toBeUndefined();
       expect(refused.error, who).toBeDefined();
@@ -167,7 +197,9 @@ describe('--client-allowed-names (mTLS with pinned identities)', () => {
     const first = await clientAuthority('first client CA');
     const volume = new SecretVolume(mkdtempSync(join(tmpdir(), 'rg-id-secret-')));
     volume.write({ 'tls.crt': serving.cert, 'tls.key': serving.key, 'client-ca.crt': first.ca });
-    const server = await startServer({ certFile: volume.file('tls.crt'), keyFile: volume.file('tls.key'), clientCaFile: volume.file('client-ca.crt') }, [API_SERVER]);
+    const server = await startServer({ certFile: volume.file('tls.crt'), keyFile: volume.file('tls.key'), clientCaFile: volume.file('client-ca.crt') }, [
+      API_SERVER,
+    ]);
     expect((await post(server.port, serving.ca, await first.issue(API_SERVER))).status).toBe(200);
     expect((await post(server.port, serving.ca, await first.issue('mallory'))).status).toBeUndefined();
 
@@ -189,8 +221,14 @@ describe('--client-allowed-names (mTLS with pinned identities)', () => {
 
   it('cannot be set up without a client CA (the names of an unverified certificate mean nothing)', async () => {
     const serving = await servingPair();
-    const handler = new AdmissionHandler({ deciders: restoreDeciders(new FakePorts().ports()), logger: createLogger('silent'), metrics: createMetrics({ defaultMetrics: false }) });
-    expect(() => createWebhookServer({ tls: serving, clientIdentity: { allowedNames: [API_SERVER] }, handler, logger: createLogger('silent') })).toThrow(/client CA/);
+    const handler = new AdmissionHandler({
+      deciders: restoreDeciders(new FakePorts().ports()),
+      logger: createLogger('silent'),
+      metrics: createMetrics({ defaultMetrics: false }),
+    });
+    expect(() => createWebhookServer({ tls: serving, clientIdentity: { allowedNames: [API_SERVER] }, handler, logger: createLogger('silent') })).toThrow(
+      /client CA/,
+    );
   });
 });
 
@@ -243,7 +281,16 @@ describe('restore-guard serve (built binary): --client-ca-file must be usable, -
     const volume = new SecretVolume(mkdtempSync(join(tmpdir(), 'rg-id-secret-')));
     volume.write({ 'tls.crt': serving.cert, 'tls.key': serving.key, 'client-ca.crt': authority.ca });
     const webhook = await startWebhookProcess(
-      ['--tls-cert-file', volume.file('tls.crt'), '--tls-private-key-file', volume.file('tls.key'), '--client-ca-file', volume.file('client-ca.crt'), '--client-allowed-names', `${API_SERVER},other`],
+      [
+        '--tls-cert-file',
+        volume.file('tls.crt'),
+        '--tls-private-key-file',
+        volume.file('tls.key'),
+        '--client-ca-file',
+        volume.file('client-ca.crt'),
+        '--client-allowed-names',
+        `${API_SERVER},other`,
+      ],
       { KUBECONFIG: '/nonexistent/kubeconfig' },
     );
     cleanups.push(async () => void (await webhook.stop()));

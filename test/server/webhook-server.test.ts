@@ -42,7 +42,11 @@ describe('webhook server over HTTPS', () => {
     const authorize = ports.authorizer.authorize.bind(ports.authorizer);
     const wait = slowAuthorizer(fake);
     ports.authorizer = { authorize: (user, access, deadline) => (slow ? wait(deadline) : authorize(user, access, deadline)) };
-    const handler = new AdmissionHandler({ deciders: restoreDeciders(ports), logger: createLogger('error'), metrics: createMetrics({ defaultMetrics: false }) });
+    const handler = new AdmissionHandler({
+      deciders: restoreDeciders(ports),
+      logger: createLogger('error'),
+      metrics: createMetrics({ defaultMetrics: false }),
+    });
     app = createWebhookServer({ tls, handler, logger: createLogger('silent') });
     app.server.on('secureConnection', () => connections++);
     await app.listen({ port: 0, host: '127.0.0.1' });
@@ -57,7 +61,11 @@ describe('webhook server over HTTPS', () => {
     const mutated = await send('/mutate', reviewBody({ object: restorePod() }));
     expect(mutated.status).toBe(200);
     expect(mutated.contentType).toContain('application/json');
-    expect(mutated.body).toMatchObject({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: 'req-1', allowed: true, patchType: 'JSONPatch' } });
+    expect(mutated.body).toMatchObject({
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      response: { uid: 'req-1', allowed: true, patchType: 'JSONPatch' },
+    });
     const validated = await send('/validate', reviewBody({ object: restorePod({ spec: { affinity: pinnedAffinity() } }) }));
     expect(validated.body).toMatchObject({ response: { uid: 'req-1', allowed: true } });
   });
@@ -108,7 +116,10 @@ describe('webhook server over HTTPS', () => {
   });
 
   it('answers keys such as __proto__ and constructor instead of refusing the body', async () => {
-    const body = JSON.stringify(reviewBody({ object: restorePod() })).replace('"metadata":{', '"metadata":{"__proto__":{"x":1},"constructor":{"prototype":{}},');
+    const body = JSON.stringify(reviewBody({ object: restorePod() })).replace(
+      '"metadata":{',
+      '"metadata":{"__proto__":{"x":1},"constructor":{"prototype":{}},',
+    );
     const reply = await send('/validate', body);
     expect(reply.status).toBe(200);
     expect(reply.body).toMatchObject({ response: { uid: 'req-1' } });
@@ -123,7 +134,10 @@ describe('webhook server over HTTPS', () => {
   it('answers inside ?timeout when the API is slow, denying the restore', async () => {
     slow = true;
     try {
-      const reply = await post(port, '/validate?timeout=1s', JSON.stringify(reviewBody({ object: restorePod({ spec: { affinity: pinnedAffinity() } }) })), { ca: tls.cert, timeoutMs: 5_000 });
+      const reply = await post(port, '/validate?timeout=1s', JSON.stringify(reviewBody({ object: restorePod({ spec: { affinity: pinnedAffinity() } }) })), {
+        ca: tls.cert,
+        timeoutMs: 5_000,
+      });
       expect(reply.body).toMatchObject({ response: { uid: 'req-1', allowed: false, status: { code: 504, reason: 'Timeout' } } });
       expect(fake.calls).toContain('cut by deadline');
       // A review that is not a restore is not held up by the slow API.

@@ -38,4 +38,3 @@ export function deferred() {
   const promise = new Promise<void>((r) => (resolve = r));
   return { promise, resolve };
 }
-

@@ -11,7 +11,7 @@ export function post(
   port: number,
   path: string,
   body: string | Buffer,
-  options: { ca: string; agent?: Agent; contentType?: string; timeoutMs?: number } ,
+  options: { ca: string; agent?: Agent; contentType?: string; timeoutMs?: number },
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = request(

@@ -66,10 +66,7 @@ export async function startAgainstFakeApi(api: { writeKubeConfig(dir: string): P
 }
 
 /** The built binary as a pod runs it: the service account files and the KUBERNETES_SERVICE_* environment. */
-export async function startInCluster(
-  api: { writeServiceAccount(dir: string): Promise<Record<string, string>> },
-  args: string[] = [],
-): Promise<WebhookProcess> {
+export async function startInCluster(api: { writeServiceAccount(dir: string): Promise<Record<string, string>> }, args: string[] = []): Promise<WebhookProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'rg-serviceaccount-'));
   const env = await api.writeServiceAccount(dir);
   return untilReady(await startWebhookProcess(['--service-account-dir', dir, ...args], env));
