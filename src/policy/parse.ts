@@ -87,7 +87,13 @@ interface PolicyDocument {
   specEquality?: Policy['specEquality'];
   maxCheckpointAge?: string;
   serviceAccountToken?: Policy['serviceAccountToken'];
-  namespaces?: { include?: string[]; exclude?: string[]; selector?: Partial<LabelSelector> & { matchExpressions?: Array<{ key: string; operator: LabelSelector['matchExpressions'][number]['operator']; values?: string[] }> } };
+  namespaces?: {
+    include?: string[];
+    exclude?: string[];
+    selector?: Partial<LabelSelector> & {
+      matchExpressions?: Array<{ key: string; operator: LabelSelector['matchExpressions'][number]['operator']; values?: string[] }>;
+    };
+  };
   failureMode?: Policy['failureMode'];
 }
 

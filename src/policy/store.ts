@@ -5,10 +5,7 @@ import { defaultPolicy, type Policy } from './policy.js';
 
 export type PolicySourceKind = 'file' | 'configmap';
 
-export type ApplyResult =
-  | { result: 'accepted'; generation: number }
-  | { result: 'unchanged'; generation: number }
-  | { result: 'rejected'; errors: string[] };
+export type ApplyResult = { result: 'accepted'; generation: number } | { result: 'unchanged'; generation: number } | { result: 'rejected'; errors: string[] };
 
 /**
  * The policy in effect. A document that does not validate never takes effect: the last good policy
@@ -58,10 +55,7 @@ export class PolicyStore {
     if (!parsed.ok) {
       if (this.pending) this.pending.problem = `it does not validate: ${parsed.errors.join('; ')}`;
       this.deps.metrics.policyReloads.inc({ source, result: 'rejected' });
-      this.deps.logger.error(
-        { source, origin, errors: parsed.errors, generation: this.gen },
-        'invalid policy refused; the last good policy stays in effect',
-      );
+      this.deps.logger.error({ source, origin, errors: parsed.errors, generation: this.gen }, 'invalid policy refused; the last good policy stays in effect');
       return { result: 'rejected', errors: parsed.errors };
     }
     if (this.pending) {
@@ -82,9 +76,7 @@ export class PolicyStore {
     const log = parsed.policy.failureMode === 'open' ? this.deps.logger.warn.bind(this.deps.logger) : this.deps.logger.info.bind(this.deps.logger);
     log(
       { source, origin, generation: this.gen, defaults: text === undefined, failureMode: parsed.policy.failureMode, mode: parsed.policy.mode },
-      parsed.policy.failureMode === 'open'
-        ? 'policy applied with failureMode: open: API failures will ALLOW restores unchecked'
-        : 'policy applied',
+      parsed.policy.failureMode === 'open' ? 'policy applied with failureMode: open: API failures will ALLOW restores unchecked' : 'policy applied',
     );
     for (const listener of this.listeners) listener(this.policy, previous);
     return { result: 'accepted', generation: this.gen };

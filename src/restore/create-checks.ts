@@ -24,8 +24,7 @@ export type PodFacts = Pick<CreateFacts, 'pod' | 'policy'>;
  * authorization has allowed (asserted over the lists below).
  */
 export type CreateCheck =
-  | { name: string; reads: 'pod'; run(facts: PodFacts): Verdict }
-  | { name: string; reads: 'authorization' | 'checkpoint'; run(facts: CreateFacts): Verdict };
+  { name: string; reads: 'pod'; run(facts: PodFacts): Verdict } | { name: string; reads: 'authorization' | 'checkpoint'; run(facts: CreateFacts): Verdict };
 type PodCheck = Extract<CreateCheck, { reads: 'pod' }>;
 
 const SERVICE_ACCOUNT_PREFIX = 'system:serviceaccount:';

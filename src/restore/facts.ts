@@ -1,6 +1,6 @@
 import type { AdmissionRequest, UserInfo } from '../admission/request.js';
 import type { Deadline } from '../admission/deadline.js';
-import type { JsonObject } from '../common/json.js';
+import { stringAt, type JsonObject } from '../common/json.js';
 import type { Policy } from '../policy/policy.js';
 import { denials, failOpen, type RestoreDecision, type Step } from './messages.js';
 import type { AuthorizationAnswer, PodCheckpoint, RestoreAccess, RestoreRef, RuntimeClassInfo } from './model.js';
@@ -45,8 +45,8 @@ export function restoreAccess(policy: Policy, namespace: string, ref: RestoreRef
 
 /** The RuntimeClass to read, when the Pod asks for restore options. */
 export function runtimeClassToRead(pod: JsonObject, ref: RestoreRef): string | undefined {
-  const name = pod.spec !== null && typeof pod.spec === 'object' && !Array.isArray(pod.spec) ? pod.spec.runtimeClassName : undefined;
-  return Object.keys(ref.options).length > 0 && typeof name === 'string' && name !== '' ? name : undefined;
+  const name = stringAt(pod, 'spec', 'runtimeClassName');
+  return Object.keys(ref.options).length > 0 && name ? name : undefined;
 }
 
 /** The checkpoint's name first in the audit annotations, and its node once the requester may know it. */
@@ -77,7 +77,7 @@ export async function gatherCreateFacts(
   ref: RestoreRef,
   policy: Policy,
   deadline: Deadline,
-  options: { runtimeClass: boolean },
+  readRuntimeClass: boolean,
 ): Promise<CreateFacts | RestoreDecision> {
   const access = restoreAccess(policy, namespace, ref);
   const call = async <T>(step: Step, fn: () => Promise<T>): Promise<T> => {
@@ -99,7 +99,7 @@ export async function gatherCreateFacts(
     const facts: CreateFacts = { pod, ref, user: request.userInfo, access, authorization, policy, now: (ports.now ?? Date.now)() };
     if (!authorization.allowed) return facts;
     facts.checkpoint = await call('checkpoint lookup', () => ports.checkpoints.get(namespace, ref.name, deadline));
-    const runtimeClass = options.runtimeClass && facts.checkpoint ? runtimeClassToRead(pod, ref) : undefined;
+    const runtimeClass = readRuntimeClass && facts.checkpoint ? runtimeClassToRead(pod, ref) : undefined;
     if (runtimeClass) facts.runtimeClass = (await call('RuntimeClass lookup', () => ports.runtimeClasses.get(runtimeClass, deadline))) ?? null;
     return facts;
   } catch (error) {

@@ -176,15 +176,10 @@ export const denials = {
   notPlaced: (access: RestoreAccess, node: string) =>
     deny('Forbidden', 'not-placed', `spec.nodeName must be ${JSON.stringify(node)}, the node that holds ${checkpointTitle(access)}`),
 
-  optionsNeedRuntimeClass: () =>
-    deny('Invalid', 'options-need-runtime-class', 'spec.runtimeClassName is required when spec.restoreFrom.options is set'),
+  optionsNeedRuntimeClass: () => deny('Invalid', 'options-need-runtime-class', 'spec.runtimeClassName is required when spec.restoreFrom.options is set'),
 
   runtimeClassNotFound: (runtimeClassName: string) =>
-    deny(
-      'Forbidden',
-      'runtime-class-not-found',
-      `RuntimeClass ${JSON.stringify(runtimeClassName)} not found: cannot check which restore options it allows`,
-    ),
+    deny('Forbidden', 'runtime-class-not-found', `RuntimeClass ${JSON.stringify(runtimeClassName)} not found: cannot check which restore options it allows`),
 
   // Keys are named so the user can fix the Pod; values are never echoed (they may be sensitive).
   optionNotAllowed: (refused: string[], runtimeClassName: string, allowed: string[]) =>
@@ -247,9 +242,7 @@ export function applyMode(decision: RestoreDecision, mode: Mode): RestoreDecisio
   if (decision.allowed || (mode !== 'warn' && mode !== 'audit')) return decision;
   const auditAnnotations = { ...decision.auditAnnotations, decision: 'would-deny', mode };
   const warned =
-    mode === 'warn'
-      ? [...decision.warnings, `restore-guard would deny (warn mode): ${decision.status?.message ?? decision.outcome}`]
-      : decision.warnings;
+    mode === 'warn' ? [...decision.warnings, `restore-guard would deny (warn mode): ${decision.status?.message ?? decision.outcome}`] : decision.warnings;
   return { allowed: true, warnings: warned, auditAnnotations, outcome: decision.outcome };
 }
 

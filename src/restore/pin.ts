@@ -7,19 +7,13 @@ export function pinRequirement(node: string): JsonObject {
 
 function holdsPin(term: JsonObject, node: string): boolean {
   return (arrayAt(term, 'matchFields') ?? []).some(
-    (r) =>
-      isObject(r) &&
-      r.key === 'metadata.name' &&
-      r.operator === 'In' &&
-      Array.isArray(r.values) &&
-      r.values.length === 1 &&
-      r.values[0] === node,
+    (r) => isObject(r) && r.key === 'metadata.name' && r.operator === 'In' && Array.isArray(r.values) && r.values.length === 1 && r.values[0] === node,
   );
 }
 
 // An empty term matches nothing; upstream leaves it alone rather than turning it into "this node".
 function isEmptyTerm(term: Json | undefined): boolean {
-  if (!isObject(term)) return true;
+  // A term that is not an object has no requirement lists: empty as well.
   return (arrayAt(term, 'matchExpressions') ?? []).length === 0 && (arrayAt(term, 'matchFields') ?? []).length === 0;
 }
 

@@ -1,5 +1,5 @@
 import jsonPatch, { type Operation as PatchOperation } from 'fast-json-patch';
-import type { JsonObject } from '../common/json.js';
+import { objectAt, type JsonObject } from '../common/json.js';
 import type { Policy } from '../policy/policy.js';
 import { pinSpec } from './pin.js';
 
@@ -27,7 +27,7 @@ export function specPatch(spec: JsonObject, placed: JsonObject): PatchOperation[
 
 /** The patch that places a whole Pod, also when its spec is missing or not an object. */
 export function podPatch(pod: JsonObject, node: string, placement: Policy['placement']): PatchOperation[] {
-  const spec = pod.spec !== null && typeof pod.spec === 'object' && !Array.isArray(pod.spec) ? pod.spec : undefined;
+  const spec = objectAt(pod, 'spec');
   const placed = placedSpec(spec ?? {}, node, placement);
   return spec ? specPatch(spec, placed) : jsonPatch.compare(pod, { ...pod, spec: placed });
 }

@@ -45,7 +45,6 @@ export function canonicalQuantity(text: string): string | undefined {
 
 /** Whether two texts are the same quantity; false when either is not a quantity (or is over-long). */
 export function sameQuantity(a: string, b: string): boolean {
-  if (a.length > MAX_QUANTITY_LENGTH || b.length > MAX_QUANTITY_LENGTH) return false;
   const ca = canonicalQuantity(a);
   return ca !== undefined && ca === canonicalQuantity(b);
 }

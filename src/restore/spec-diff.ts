@@ -52,7 +52,8 @@ export function podShapeAt(path: string): Shape | undefined {
   let shape: Shape | undefined = POD_SHAPE;
   for (const part of path.split(/\.|(?=\[)/)) {
     if (shape === undefined) return undefined;
-    shape = part.startsWith('[') ? shape.each : (shape.fields?.get(part) ?? shape.each);
+    // An index (`[0]`) names no field: it takes the shape of the items.
+    shape = shape.fields?.get(part) ?? shape.each;
   }
   return shape;
 }

@@ -4,9 +4,7 @@ import { denials, type RestoreDecision } from './messages.js';
 import { semanticDiff } from './spec-diff.js';
 
 function isRestored(pod: JsonObject | undefined): boolean {
-  return (arrayAt(pod, 'status', 'conditions') ?? []).some(
-    (c) => isObject(c) && c.type === 'PodRestored' && c.status === 'True',
-  );
+  return (arrayAt(pod, 'status', 'conditions') ?? []).some((c) => isObject(c) && c.type === 'PodRestored' && c.status === 'True');
 }
 
 function gateNames(spec: JsonObject | undefined): string[] {

@@ -23,7 +23,7 @@ export class RestoreValidator extends RestoreDecider {
     const { request, namespace, ref } = review;
     const early = runChecks(BEFORE_ANY_CALL, { pod: request.object, policy });
     if ('outcome' in early) return annotated(early, restoreAccess(policy, namespace, ref));
-    const facts = await gatherCreateFacts(this.ports, request, namespace, ref, policy, deadline, { runtimeClass: true });
+    const facts = await gatherCreateFacts(this.ports, request, namespace, ref, policy, deadline, true);
     return 'outcome' in facts ? facts : decideValidation(facts);
   }
 }

@@ -1,6 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { parsePolicy } from '../../src/policy/parse.js';
-import { defaultPolicy } from '../../src/policy/policy.js';
+import { MAX_POLICY_BYTES, parsePolicy } from '../../src/policy/parse.js';
+import { defaultPolicy, type Policy } from '../../src/policy/policy.js';
+
+const HEADER = 'apiVersion: restore-guard.dev/v1alpha1\nkind: RestorePolicy\n';
+
+function policyFrom(yaml: string): Policy {
+  const result = parsePolicy(`${HEADER}${yaml}`);
+  if (!result.ok) throw new Error(result.errors.join('; '));
+  return result.policy;
+}
+
+/** The errors of a document that must be refused. */
+function errorsOf(yaml: string): string {
+  const result = parsePolicy(`${HEADER}${yaml}`);
+  if (result.ok) throw new Error(`accepted: ${yaml}`);
+  return result.errors.join('\n');
+}
 
 describe('parsePolicy', () => {
   it('gives every default for an empty document', () => {
@@ -31,5 +46,173 @@ authorizationCache: { allowedTTL: 30s, deniedTTL: 1m, maxEntries: 5 }
     const result = parsePolicy(text);
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.errors.join('\n')).toContain(expected);
+  });
+});
+
+describe('policy schema', () => {
+  it('accepts every knob', () => {
+    const policy = policyFrom(`
+mode: warn
+namespaceModes: { prod: enforce }
+checkpointAPI: { group: checkpoint.k8s.io, version: v1, resource: podcheckpoints, verb: restore }
+authorizationCache: { allowedTTL: 1m, deniedTTL: 2s, maxEntries: 100 }
+placement: nodeName
+requireReady: false
+specEquality: warn
+maxCheckpointAge: 24h
+serviceAccountToken: require-disabled
+namespaces:
+  include: [prod, staging]
+  exclude: [kube-system]
+  selector: { matchLabels: { restore: allowed }, matchExpressions: [{ key: tier, operator: In, values: [a] }] }
+failureMode: open
+`);
+    expect(policy).toMatchObject({ mode: 'warn', placement: 'nodeName', maxCheckpointAgeMs: 86_400_000, failureMode: 'open' });
+    expect(policy.namespaces.selector?.matchExpressions[0]).toEqual({ key: 'tier', operator: 'In', values: ['a'] });
+  });
+
+  it.each([
+    ['mode: strict', '/mode: must be one of enforce, warn, audit'],
+    ['placement: anywhere', '/placement'],
+    ['requireReady: "yes"', '/requireReady: must be boolean'],
+    ['namespaceModes: { Team_A: warn }', '/namespaceModes'],
+    ['namespaces: { include: [a], exclude: [a] }', 'both included and excluded'],
+    ['namespaces: { selector: { matchExpressions: [{ key: k, operator: In }] } }', 'In needs values'],
+    ['namespaces: { selector: { matchExpressions: [{ key: k, operator: Exists, values: [x] }] } }', 'Exists takes no values'],
+    ['failureMode: maybe', '/failureMode'],
+    ['authorizationCache: { maxEntries: -1 }', '/authorizationCache/maxEntries'],
+    ['extra: 1', 'unknown field "extra"'],
+  ])('refuses %s', (yaml, expected) => {
+    const result = parsePolicy(`apiVersion: restore-guard.dev/v1alpha1\nkind: RestorePolicy\n${yaml}`);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.errors.join('\n')).toContain(expected);
+  });
+
+  it('refuses a very large document, valid but for its size, without parsing it', () => {
+    const header = 'apiVersion: restore-guard.dev/v1alpha1\nkind: RestorePolicy\nmode: warn\n';
+    expect(parsePolicy(`${header}# ${'x'.repeat(200 * 1024)}`).ok).toBe(true);
+    const result = parsePolicy(`${header}# ${'x'.repeat(300 * 1024)}`);
+    expect(result).toEqual({ ok: false, errors: ['the policy is larger than 256 KiB'] });
+  });
+
+  it('refuses YAML alias bombs', () => {
+    const bomb = [
+      'a: &a ["x","x","x","x","x","x","x","x","x"]',
+      ...Array.from(
+        { length: 9 },
+        (_, i) =>
+          `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(9)
+            .fill(`*${String.fromCharCode(97 + i)}`)
+            .join(',')}]`,
+      ),
+    ].join('\n');
+    expect(parsePolicy(bomb).ok).toBe(false);
+  });
+
+  it("allows a few YAML aliases and refuses many, well below the YAML library's own bound of 100", () => {
+    const uses = (n: number) =>
+      `apiVersion: restore-guard.dev/v1alpha1\nkind: RestorePolicy\nmode: &m warn\nnamespaceModes: {${Array.from({ length: n }, (_, i) => `n${i}: *m`).join(', ')}}\n`;
+    expect(parsePolicy(uses(3)).ok).toBe(true);
+    const refused = parsePolicy(uses(50));
+    expect(refused.ok).toBe(false);
+    if (!refused.ok) expect(refused.errors.join()).toContain('alias');
+  });
+});
+
+describe('policy schema bounds', () => {
+  it.each([
+    ['a DNS-style group with dots', 'checkpointAPI: { group: a.b-c.d }', true],
+    ['an upper-case group', 'checkpointAPI: { group: Node.k8s.io }', false],
+    ['a group starting with a dash', 'checkpointAPI: { group: -a }', false],
+    ['a group ending with a dot', 'checkpointAPI: { group: a. }', false],
+    ['a 253-character group', `checkpointAPI: { group: ${'a'.repeat(253)} }`, true],
+    ['a 254-character group', `checkpointAPI: { group: ${'a'.repeat(254)} }`, false],
+    ['an empty verb', 'checkpointAPI: { verb: "" }', false],
+    ['a namespace with a dot', 'namespaces: { include: [a.b] }', false],
+    ['a 63-character namespace', `namespaces: { include: [${'a'.repeat(63)}] }`, true],
+    ['a 64-character namespace', `namespaces: { include: [${'a'.repeat(64)}] }`, false],
+    ['the same namespace twice', 'namespaces: { exclude: [a, a] }', false],
+    ['1,000 namespaces', `namespaces: { exclude: [${Array.from({ length: 1000 }, (_, i) => `n${i}`).join(', ')}] }`, true],
+    ['1,001 namespaces', `namespaces: { exclude: [${Array.from({ length: 1001 }, (_, i) => `n${i}`).join(', ')}] }`, false],
+    ['maxEntries 0', 'authorizationCache: { maxEntries: 0 }', true],
+    ['maxEntries 1,000,000', 'authorizationCache: { maxEntries: 1000000 }', true],
+    ['maxEntries 1,000,001', 'authorizationCache: { maxEntries: 1000001 }', false],
+    ['a fractional maxEntries', 'authorizationCache: { maxEntries: 1.5 }', false],
+    ['a compound duration', 'authorizationCache: { allowedTTL: 1m30s }', true],
+    ['a duration without a unit', 'authorizationCache: { allowedTTL: "10" }', false],
+    ['an empty maxCheckpointAge', 'maxCheckpointAge: ""', true],
+    ['a 317-character label key', `namespaces: { selector: { matchExpressions: [{ key: ${'k'.repeat(317)}, operator: Exists }] } }`, true],
+    ['a 318-character label key', `namespaces: { selector: { matchExpressions: [{ key: ${'k'.repeat(318)}, operator: Exists }] } }`, false],
+    ['an empty label key', 'namespaces: { selector: { matchExpressions: [{ key: "", operator: Exists }] } }', false],
+    ['a 64-character label value', `namespaces: { selector: { matchLabels: { a: ${'v'.repeat(64)} } } }`, false],
+    ['101 matchLabels', `namespaces: { selector: { matchLabels: { ${Array.from({ length: 101 }, (_, i) => `l${i}: v`).join(', ')} } } }`, false],
+    ['1,001 namespace modes', `namespaceModes: { ${Array.from({ length: 1001 }, (_, i) => `n${i}: warn`).join(', ')} }`, false],
+    ['an unknown field in the selector', 'namespaces: { selector: { matchFields: {} } }', false],
+  ])('%s: accepted %s', (_, yaml, accepted) => {
+    expect(parsePolicy(`${HEADER}${yaml}`).ok).toBe(accepted);
+  });
+
+  it('explains each kind of error with its path', () => {
+    expect(errorsOf('mode: strict')).toBe('/mode: must be one of enforce, warn, audit');
+    expect(errorsOf('extra: 1')).toBe('(top level): unknown field "extra"');
+    expect(errorsOf('checkpointAPI: { grup: x }')).toBe('/checkpointAPI: unknown field "grup"');
+    expect(parsePolicy('apiVersion: restore-guard.dev/v2\nkind: RestorePolicy')).toEqual({
+      ok: false,
+      errors: ['/apiVersion: must be "restore-guard.dev/v1alpha1"'],
+    });
+    expect(errorsOf('requireReady: 1')).toBe('/requireReady: must be boolean');
+    expect(parsePolicy('[]')).toEqual({ ok: false, errors: ['(top level): must be object'] });
+  });
+
+  it('lists every cross-field problem, with the index of the expression', () => {
+    const errors = errorsOf(
+      'namespaces: { include: [a, b, c], exclude: [b, c], selector: { matchExpressions: [{ key: k, operator: Exists }, { key: k, operator: NotIn }, { key: k, operator: DoesNotExist, values: [x] }, { key: k, operator: In }] } }',
+    );
+    expect(errors.split('\n')).toEqual([
+      '/namespaces/selector/matchExpressions/1: NotIn needs values',
+      '/namespaces/selector/matchExpressions/2: DoesNotExist takes no values',
+      '/namespaces/selector/matchExpressions/3: In needs values',
+      '/namespaces: b, c both included and excluded',
+    ]);
+  });
+
+  it('reads every knob into the policy, and leaves the rest at its default', () => {
+    expect(policyFrom('maxCheckpointAge: 90m').maxCheckpointAgeMs).toBe(5_400_000);
+    expect(policyFrom('maxCheckpointAge: ""').maxCheckpointAgeMs).toBeUndefined();
+    expect(policyFrom('namespaceModes: { team-a: audit }').namespaceModes).toEqual({ 'team-a': 'audit' });
+    expect(policyFrom('namespaces: { selector: { matchExpressions: [{ key: k, operator: Exists }] } }').namespaces.selector).toEqual({
+      matchLabels: {},
+      matchExpressions: [{ key: 'k', operator: 'Exists', values: [] }],
+    });
+    expect(policyFrom('authorizationCache: { deniedTTL: 0s }').authorizationCache).toEqual({ allowedTtlMs: 10_000, deniedTtlMs: 0, maxEntries: 10_000 });
+    expect(policyFrom('requireReady: false').requireReady).toBe(false);
+    expect(policyFrom('mode: audit')).toEqual({ ...defaultPolicy(), mode: 'audit' });
+  });
+
+  it('takes a document of exactly the size limit, and refuses one byte more', () => {
+    const filler = (total: number) => `${HEADER}# ${'x'.repeat(total - HEADER.length - 2)}`;
+    expect(parsePolicy(filler(MAX_POLICY_BYTES)).ok).toBe(true);
+    expect(parsePolicy(filler(MAX_POLICY_BYTES + 1)).ok).toBe(false);
+  });
+
+  it('treats a document of only white space as every default', () => {
+    expect(parsePolicy(' \n\t\n')).toEqual({ ok: true, policy: defaultPolicy() });
+  });
+
+  it('checks each selector expression: known fields, a key and an operator, a known operator, a list of strings as values', () => {
+    const expression = (text: string) => errorsOf(`namespaces: { selector: { matchExpressions: [${text}] } }`);
+    const at = '/namespaces/selector/matchExpressions/0';
+    expect(expression('{ key: k, operator: Exists, labels: x }')).toBe(`${at}: unknown field "labels"`);
+    expect(expression('{ key: k }')).toBe(`${at}: must have required property 'operator'`);
+    expect(expression('{ key: k, operator: Maybe }')).toBe(`${at}/operator: must be one of In, NotIn, Exists, DoesNotExist`);
+    expect(expression('{ key: k, operator: In, values: x }')).toBe(`${at}/values: must be array`);
+    expect(expression('{ key: k, operator: In, values: [1] }')).toBe(`${at}/values/0: must be string`);
+  });
+
+  it('reports every schema error of a document, not only the first', () => {
+    expect(errorsOf('mode: strict\nplacement: anywhere').split('\n')).toEqual([
+      '/mode: must be one of enforce, warn, audit',
+      '/placement: must be one of nodeAffinity, nodeName, none',
+    ]);
   });
 });

@@ -5,7 +5,9 @@ const raw = (status: Record<string, unknown>) => ({ metadata: { name: 'c', names
 
 describe('toPodCheckpoint', () => {
   it('reads node, template, completion time, and readiness from the Ready condition', () => {
-    expect(toPodCheckpoint(raw({ nodeName: 'n', completionTime: 't', checkpointedPodTemplate: { spec: {} }, conditions: [{ type: 'Ready', status: 'True' }] }))).toEqual({
+    expect(
+      toPodCheckpoint(raw({ nodeName: 'n', completionTime: 't', checkpointedPodTemplate: { spec: {} }, conditions: [{ type: 'Ready', status: 'True' }] })),
+    ).toEqual({
       name: 'c',
       namespace: 'team-a',
       nodeName: 'n',
@@ -13,7 +15,10 @@ describe('toPodCheckpoint', () => {
       template: { spec: {} },
       ready: true,
     });
-    expect(toPodCheckpoint(raw({ conditions: [{ type: 'Ready', status: 'False', reason: 'CheckpointInProgress' }] }))).toMatchObject({ ready: false, notReadyReason: 'CheckpointInProgress' });
+    expect(toPodCheckpoint(raw({ conditions: [{ type: 'Ready', status: 'False', reason: 'CheckpointInProgress' }] }))).toMatchObject({
+      ready: false,
+      notReadyReason: 'CheckpointInProgress',
+    });
     expect(toPodCheckpoint(raw({ conditions: [{ type: 'Ready', status: 'Unknown' }] }))).toMatchObject({ ready: false, notReadyReason: 'Ready=Unknown' });
   });
 
@@ -28,5 +33,24 @@ describe('toPodCheckpoint', () => {
   it('refuses an object without a name or a namespace', () => {
     expect(toPodCheckpoint({ metadata: { name: 'c' } })).toBeUndefined();
     expect(toPodCheckpoint({ metadata: { namespace: 'n' } })).toBeUndefined();
+  });
+
+  it('leaves out what the status does not say (no empty node, template or completion time; no reason when ready)', () => {
+    expect(
+      toPodCheckpoint(raw({ nodeName: '', completionTime: '', conditions: [{ type: 'Ready', status: 'True', reason: 'CheckpointCompleted' }] })),
+    ).toStrictEqual({
+      name: 'c',
+      namespace: 'team-a',
+      ready: true,
+    });
+    expect(toPodCheckpoint(raw({ phase: 'Ready' }))).toStrictEqual({ name: 'c', namespace: 'team-a', ready: true });
+  });
+
+  it('reads readiness from the Ready condition, not from the first condition', () => {
+    const conditions = ['Ready', { type: 'Other', status: 'True' }, { type: 'Ready', status: 'False', reason: 'CheckpointInProgress' }];
+    expect(toPodCheckpoint(raw({ conditions }))).toStrictEqual({ name: 'c', namespace: 'team-a', ready: false, notReadyReason: 'CheckpointInProgress' });
+    expect(toPodCheckpoint(raw({ conditions: [{ type: 'Other', status: 'True' }] }))).toMatchObject({ ready: false, notReadyReason: 'no Ready condition yet' });
+    expect(toPodCheckpoint(raw({ conditions: [{ type: 'Ready', status: false }] }))).toMatchObject({ ready: false, notReadyReason: 'Ready=false' });
+    expect(toPodCheckpoint(raw({ conditions: [{ type: 'Ready', status: ['True'] }] }))).toMatchObject({ ready: false, notReadyReason: 'Ready=["True"]' });
   });
 });

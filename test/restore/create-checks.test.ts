@@ -1,10 +1,10 @@
 import { applyPatch } from 'fast-json-patch';
 import { describe, expect, it } from 'vitest';
-import { decideMutation, decideValidation, MUTATION_CHECKS, VALIDATION_CHECKS } from '../../src/restore/create-checks.js';
+import { decideMutation, decideValidation, MUTATION_CHECKS, podOnlyPrefix, VALIDATION_CHECKS } from '../../src/restore/create-checks.js';
 import { restoreAccess, type CreateFacts } from '../../src/restore/facts.js';
 import type { JsonObject } from '../../src/common/json.js';
 import type { PodCheckpoint } from '../../src/restore/model.js';
-import { defaultPolicy } from '../../src/policy/policy.js';
+import { defaultPolicy, type Policy } from '../../src/policy/policy.js';
 import { alice, NODE, pinnedAffinity, podSpec, readyCheckpoint, restorePod } from '../support/fixtures.js';
 
 const policy = defaultPolicy();
@@ -49,7 +49,7 @@ describe('decideMutation', () => {
     const decision = decideMutation(facts({ pod }));
     expect(decision.allowed).toBe(true);
     expect(decision.patch?.length).toBeGreaterThan(0);
-    const patched = applyPatch(structuredClone(pod), decision.patch ?? []).newDocument as JsonObject;
+    const patched = applyPatch(structuredClone(pod), decision.patch ?? []).newDocument;
     expect((patched.spec as JsonObject).affinity).toEqual(pinnedAffinity());
     expect(decision.auditAnnotations).toMatchObject({ checkpoint: 'ckpt', node: NODE });
   });
@@ -93,7 +93,9 @@ describe('decideValidation', () => {
   });
 
   it('denies spec.nodeName first, even before authorization', () => {
-    const decision = decideValidation(facts({ pod: restorePod({ spec: { nodeName: NODE, affinity: pinnedAffinity() } }), authorization: { allowed: false, reason: '' } }));
+    const decision = decideValidation(
+      facts({ pod: restorePod({ spec: { nodeName: NODE, affinity: pinnedAffinity() } }), authorization: { allowed: false, reason: '' } }),
+    );
     expect(decision.outcome).toBe('node-name-set');
   });
 
@@ -113,7 +115,9 @@ describe('decideValidation', () => {
     const operatorPod = restorePod({ spec: { affinity: pinnedAffinity() } });
     (operatorPod.metadata as JsonObject).ownerReferences = [{ kind: 'Foo', name: 'x', uid: '1', apiVersion: 'x/v1', controller: true }];
     const operator = { username: 'system:serviceaccount:ops:my-operator', groups: [], extra: {} };
-    expect(decideValidation(facts({ pod: operatorPod, user: operator, authorization: { allowed: false, reason: '' } })).status?.message).toContain('workload controller');
+    expect(decideValidation(facts({ pod: operatorPod, user: operator, authorization: { allowed: false, reason: '' } })).status?.message).toContain(
+      'workload controller',
+    );
     expect(decideValidation(facts({ authorization: { allowed: false, reason: '' } })).status?.message).not.toContain('workload controller');
   });
 
@@ -157,14 +161,18 @@ describe('decideValidation', () => {
 
     it('allows options the RuntimeClass lists (runtimeClassName is part of the template match)', () => {
       const checkpoint = readyCheckpoint({ template: { spec: podSpec({ runtimeClassName: 'gvisor' }) } });
-      const decision = decideValidation(facts({ ref, pod: withRuntime, checkpoint, runtimeClass: { name: 'gvisor', allowedRestoreOptions: ['tcp', 'secret-ish'] } }));
+      const decision = decideValidation(
+        facts({ ref, pod: withRuntime, checkpoint, runtimeClass: { name: 'gvisor', allowedRestoreOptions: ['tcp', 'secret-ish'] } }),
+      );
       expect(decision.allowed).toBe(true);
     });
   });
 
   describe('spec equality', () => {
     it('ignores nodeName, restoreFrom, ephemeralContainers and schedulingGates, and accounts for the pin', () => {
-      const pod = restorePod({ spec: { affinity: pinnedAffinity(), schedulingGates: [{ name: 'g' }], ephemeralContainers: [{ name: 'dbg', image: 'busybox' }] } });
+      const pod = restorePod({
+        spec: { affinity: pinnedAffinity(), schedulingGates: [{ name: 'g' }], ephemeralContainers: [{ name: 'dbg', image: 'busybox' }] },
+      });
       expect(decideValidation(facts({ pod })).allowed).toBe(true);
     });
 
@@ -177,8 +185,18 @@ describe('decideValidation', () => {
 
     it('keeps the template affinity and adds only the pin to it', () => {
       const zone = { key: 'zone', operator: 'In', values: ['z1'] };
-      const template = { spec: podSpec({ affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [zone] }] } } } }) };
-      const pinned = { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [zone], matchFields: [{ key: 'metadata.name', operator: 'In', values: [NODE] }] }] } } };
+      const template = {
+        spec: podSpec({
+          affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [zone] }] } } },
+        }),
+      };
+      const pinned = {
+        nodeAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: {
+            nodeSelectorTerms: [{ matchExpressions: [zone], matchFields: [{ key: 'metadata.name', operator: 'In', values: [NODE] }] }],
+          },
+        },
+      };
       const checkpoint: PodCheckpoint = readyCheckpoint({ template });
       expect(decideValidation(facts({ checkpoint, pod: restorePod({ spec: { affinity: pinned } }) })).allowed).toBe(true);
     });
@@ -213,9 +231,7 @@ describe('oracle: an unauthorized requester learns nothing about the checkpoint'
   ];
   for (const decide of [decideMutation, decideValidation]) {
     it(`${decide.name} answers identically`, () => {
-      const answers = variants.map(([, checkpoint]) =>
-        JSON.stringify(decide(facts({ checkpoint, authorization: { allowed: false, reason: '' } }))),
-      );
+      const answers = variants.map(([, checkpoint]) => JSON.stringify(decide(facts({ checkpoint, authorization: { allowed: false, reason: '' } }))));
       expect(new Set(answers).size).toBe(1);
       expect(answers[0]).not.toContain('secret-node');
       expect(answers[0]).not.toContain(NODE);
@@ -249,5 +265,148 @@ describe('the order of the checks', () => {
       'service account token',
       'spec equality',
     ]);
+  });
+});
+
+describe('workload controllers', () => {
+  const unauthorized = { authorization: { allowed: false, reason: '' } };
+  const isToldController = (user: CreateFacts['user'], pod = restorePod({ spec: { affinity: pinnedAffinity() } })) =>
+    (decideValidation(facts({ ...unauthorized, user, pod })).status?.message ?? '').includes('workload controller');
+  const sa = (name: string) => ({ username: `system:serviceaccount:${name}`, groups: [], extra: {} });
+  const ownedBy = (...owners: unknown[]) => {
+    const pod = restorePod({ spec: { affinity: pinnedAffinity() } });
+    (pod.metadata as JsonObject).ownerReferences = owners as JsonObject[];
+    return pod;
+  };
+
+  it('are the built-in controllers: ServiceAccounts in kube-system named *-controller', () => {
+    expect(isToldController(sa('kube-system:job-controller'))).toBe(true);
+    expect(isToldController(sa('kube-system:default'))).toBe(false);
+    expect(isToldController(sa('ops:job-controller'))).toBe(false);
+    expect(isToldController(sa('kube-system'))).toBe(false);
+  });
+
+  it('are ServiceAccounts creating a Pod with a controller ownerReference, and only those', () => {
+    const controllerRef = { kind: 'Foo', name: 'x', uid: '1', apiVersion: 'x/v1', controller: true };
+    expect(isToldController(sa('ops:my-operator'), ownedBy(controllerRef))).toBe(true);
+    expect(isToldController(sa('ops:my-operator'), ownedBy({ ...controllerRef, controller: false }, 'junk', null))).toBe(false);
+    expect(isToldController(sa('ops:my-operator'), ownedBy())).toBe(false);
+    expect(isToldController(sa('ops:my-operator'))).toBe(false);
+    expect(isToldController({ ...alice }, ownedBy(controllerRef))).toBe(false);
+  });
+});
+
+describe('the node name a Pod arrives with (mutation)', () => {
+  const withNode = (nodeName: string, placement: Policy['placement']) =>
+    decideMutation(facts({ pod: restorePod({ spec: { affinity: pinnedAffinity(), nodeName } }), policy: { ...policy, placement } }));
+
+  it("with nodeAffinity placement any node name is the requester's and is refused, even the checkpoint's node", () => {
+    expect(withNode(NODE, 'nodeAffinity').outcome).toBe('node-name-set');
+    expect(withNode('node-z', 'nodeAffinity').outcome).toBe('node-name-set');
+  });
+
+  it("with nodeName placement only the checkpoint's node passes (reinvocation)", () => {
+    expect(withNode(NODE, 'nodeName')).toEqual({
+      allowed: true,
+      warnings: [],
+      auditAnnotations: { checkpoint: 'ckpt', node: NODE, decision: 'allowed' },
+      outcome: 'already-placed',
+    });
+    expect(withNode('node-z', 'nodeName').outcome).toBe('node-name-set');
+  });
+
+  it('with placement none restore-guard does not place, so any node name passes', () => {
+    expect(withNode('node-z', 'none').outcome).toBe('already-placed');
+  });
+});
+
+describe('decisions and their audit annotations', () => {
+  it('placed: the patch, the checkpoint and its node', () => {
+    const decision = decideMutation(facts({ pod: restorePod() }));
+    expect(decision).toMatchObject({ allowed: true, outcome: 'placed', auditAnnotations: { checkpoint: 'ckpt', node: NODE, decision: 'placed' } });
+    expect(Object.keys(decision.auditAnnotations)).toHaveLength(3);
+  });
+
+  it('already placed: the checkpoint and its node', () => {
+    expect(decideMutation(facts())).toEqual({
+      allowed: true,
+      warnings: [],
+      auditAnnotations: { checkpoint: 'ckpt', node: NODE, decision: 'allowed' },
+      outcome: 'already-placed',
+    });
+  });
+
+  it('restore allowed: the checkpoint, its node and the warnings of every check', () => {
+    expect(decideValidation(facts())).toEqual({
+      allowed: true,
+      warnings: ['a restored Pod should set automountServiceAccountToken: false (the tokens in a checkpoint go stale)'],
+      auditAnnotations: { checkpoint: 'ckpt', node: NODE, decision: 'allowed' },
+      outcome: 'restore-allowed',
+    });
+  });
+
+  it('a denial about the checkpoint names its node to the authorized requester', () => {
+    const notReady = decideValidation(facts({ checkpoint: readyCheckpoint({ ready: false, notReadyReason: 'CheckpointInProgress' }) }));
+    expect(notReady.auditAnnotations).toEqual({ checkpoint: 'ckpt', node: NODE, decision: 'denied', reason: 'checkpoint-not-ready' });
+    const unauthorized = decideValidation(facts({ authorization: { allowed: false, reason: '' } }));
+    expect(unauthorized.auditAnnotations).toEqual({ checkpoint: 'ckpt', decision: 'denied', reason: 'unauthorized' });
+  });
+});
+
+describe('restore options: the message lists keys sorted', () => {
+  it('names the refused keys and the allowed ones in order, whatever order they come in', () => {
+    const pod = restorePod({ spec: { affinity: pinnedAffinity(), runtimeClassName: 'gvisor' } });
+    const ref = { name: 'ckpt', options: { zeta: '1', alpha: '2', tcp: '3' } };
+    const decision = decideValidation(facts({ ref, pod, runtimeClass: { name: 'gvisor', allowedRestoreOptions: ['tcp', 'mmap'] } }));
+    expect(decision.status?.message).toBe(
+      'restore options "alpha", "zeta" not allowed by RuntimeClass "gvisor" (podCheckpoint.allowedRestoreOptions: mmap, tcp)',
+    );
+  });
+});
+
+describe('the spec equality check ignores the node name', () => {
+  it('with placement none a Pod naming a node still matches its template', () => {
+    const decision = decideValidation(facts({ pod: restorePod({ spec: { nodeName: 'node-z' } }), policy: { ...policy, placement: 'none' } }));
+    expect(decision.outcome).toBe('restore-allowed');
+  });
+});
+
+describe('the checks and what they read', () => {
+  it('lists every check of each webhook with what it reads', () => {
+    expect(MUTATION_CHECKS.map((check) => [check.name, check.reads])).toEqual([
+      ['authorization', 'authorization'],
+      ['checkpoint exists', 'checkpoint'],
+      ['checkpoint has a node', 'checkpoint'],
+      ['node name (mutation)', 'checkpoint'],
+    ]);
+    expect(VALIDATION_CHECKS.map((check) => check.reads)).toEqual([
+      'pod',
+      'authorization',
+      'checkpoint',
+      'checkpoint',
+      'checkpoint',
+      'checkpoint',
+      'checkpoint',
+      'checkpoint',
+      'checkpoint',
+      'pod',
+      'checkpoint',
+    ]);
+  });
+
+  it('runs only the Pod checks at the head of a list before any outbound call', () => {
+    expect(podOnlyPrefix(VALIDATION_CHECKS).map((check) => check.name)).toEqual(['node name']);
+    expect(podOnlyPrefix(MUTATION_CHECKS)).toEqual([]);
+    expect(podOnlyPrefix([...VALIDATION_CHECKS.slice(0, 1), ...VALIDATION_CHECKS.slice(9, 10), ...VALIDATION_CHECKS]).map((check) => check.name)).toEqual([
+      'node name',
+      'service account token',
+      'node name',
+    ]);
+  });
+
+  it('a check that reads the checkpoint refuses to run before the checkpoint is resolved', () => {
+    const ready = VALIDATION_CHECKS.find((check) => check.name === 'checkpoint ready');
+    expect(() => ready?.run(facts({ checkpoint: undefined }))).toThrow('a check that reads the checkpoint ran before the checkpoint was resolved');
+    expect(() => ready?.run(facts({ checkpoint: readyCheckpoint({ nodeName: undefined }) }))).toThrow('ran before the checkpoint was resolved');
   });
 });

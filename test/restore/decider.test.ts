@@ -17,7 +17,7 @@ describe('RestoreReviewer', () => {
 
   it('allows a Pod without restoreFrom with no outbound call', async () => {
     const decision = await reviewer.validate.decide(createRequest({ spec: { containers: [] } }), deadlineIn(1000));
-    expect(decision.allowed).toBe(true);
+    expect(decision).toEqual({ allowed: true, warnings: [], auditAnnotations: {}, outcome: 'not-a-restore', ignored: true });
     expect(fake.calls).toEqual([]);
   });
 

@@ -178,7 +178,13 @@ describe('modes', () => {
   });
 
   it('anything but an explicit warn or audit enforces', () => {
-    const denial: RestoreDecision = { allowed: false, status: { code: 403, reason: 'Forbidden', message: 'no' }, warnings: [], auditAnnotations: {}, outcome: 'unauthorized' };
+    const denial: RestoreDecision = {
+      allowed: false,
+      status: { code: 403, reason: 'Forbidden', message: 'no' },
+      warnings: [],
+      auditAnnotations: {},
+      outcome: 'unauthorized',
+    };
     for (const mode of ['enforce', 'Warn', '', 'constructor', undefined, Object] as unknown[]) {
       expect(applyMode(denial, mode as 'enforce').allowed, String(mode)).toBe(false);
     }

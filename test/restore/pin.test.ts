@@ -3,8 +3,7 @@ import { isPinned, pinRequirement, pinSpec } from '../../src/restore/pin.js';
 import type { JsonObject } from '../../src/common/json.js';
 
 const pin = pinRequirement('node-a');
-const terms = (spec: JsonObject) =>
-  ((spec.affinity as JsonObject).nodeAffinity as JsonObject).requiredDuringSchedulingIgnoredDuringExecution as JsonObject;
+const terms = (spec: JsonObject) => ((spec.affinity as JsonObject).nodeAffinity as JsonObject).requiredDuringSchedulingIgnoredDuringExecution as JsonObject;
 
 describe('pinSpec', () => {
   it('creates a required selector with one pinned term when there is none', () => {
@@ -37,11 +36,7 @@ describe('pinSpec', () => {
       },
       'node-a',
     );
-    expect(terms(spec).nodeSelectorTerms).toEqual([
-      { matchExpressions: [zone], matchFields: [pin] },
-      { matchFields: [other, pin] },
-      {},
-    ]);
+    expect(terms(spec).nodeSelectorTerms).toEqual([{ matchExpressions: [zone], matchFields: [pin] }, { matchFields: [other, pin] }, {}]);
   });
 
   it('skips terms that already hold the exact pin, so reinvocation changes nothing', () => {
@@ -54,8 +49,25 @@ describe('pinSpec', () => {
     expect(terms(spec).nodeSelectorTerms).toEqual([{ matchFields: [pinRequirement('node-b'), pin] }]);
   });
 
+  it('leaves a required selector without a list of terms as it is', () => {
+    const spec = pinSpec({ affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: 'junk' } } } }, 'node-a');
+    expect(terms(spec)).toEqual({ nodeSelectorTerms: 'junk' });
+  });
+
+  it('leaves terms that are not objects as they are', () => {
+    const spec = pinSpec(
+      { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: ['junk', { matchFields: [] }] } } } },
+      'node-a',
+    );
+    expect(terms(spec).nodeSelectorTerms).toEqual(['junk', { matchFields: [] }]);
+  });
+
   it('does not modify its input', () => {
-    const input: JsonObject = { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'k', operator: 'Exists' }] }] } } } };
+    const input: JsonObject = {
+      affinity: {
+        nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'k', operator: 'Exists' }] }] } },
+      },
+    };
     const before = structuredClone(input);
     pinSpec(input, 'node-a');
     expect(input).toEqual(before);
@@ -68,7 +80,13 @@ describe('isPinned', () => {
     expect(isPinned(pinSpec({}, 'node-a'), 'node-b')).toBe(false);
     expect(isPinned({}, 'node-a')).toBe(false);
     const oneUnpinned = {
-      affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchFields: [pin] }, { matchExpressions: [{ key: 'k', operator: 'Exists' }] }] } } },
+      affinity: {
+        nodeAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: {
+            nodeSelectorTerms: [{ matchFields: [pin] }, { matchExpressions: [{ key: 'k', operator: 'Exists' }] }],
+          },
+        },
+      },
     };
     expect(isPinned(oneUnpinned, 'node-a')).toBe(false);
     const onlyEmpty = { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{}] } } } };
@@ -76,7 +94,35 @@ describe('isPinned', () => {
   });
 
   it('rejects a pin that lists more than the one node', () => {
-    const wide = { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: ['node-a', 'node-b'] }] }] } } } };
+    const wide = {
+      affinity: {
+        nodeAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: {
+            nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: ['node-a', 'node-b'] }] }],
+          },
+        },
+      },
+    };
     expect(isPinned(wide, 'node-a')).toBe(false);
+  });
+
+  it('holds the pin only with key metadata.name, operator In and exactly the node', () => {
+    const pinnedBy = (...requirements: unknown[]) => ({
+      affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchFields: requirements as JsonObject[] }] } } },
+    });
+    expect(isPinned(pinnedBy(null, 'x', pin), 'node-a')).toBe(true);
+    expect(isPinned(pinnedBy({ key: 'metadata.name', operator: 'NotIn', values: ['node-a'] }), 'node-a')).toBe(false);
+    expect(isPinned(pinnedBy({ key: 'metadata.uid', operator: 'In', values: ['node-a'] }), 'node-a')).toBe(false);
+    expect(isPinned(pinnedBy({ key: 'metadata.uid', operator: 'NotIn', values: ['node-a'] }), 'node-a')).toBe(false);
+    expect(isPinned(pinnedBy({ key: 'metadata.name', operator: 'In', values: 'node-a' }), 'node-a')).toBe(false);
+  });
+
+  it('ignores empty terms and terms that are not objects', () => {
+    const withTerms = (...nodeSelectorTerms: unknown[]) => ({
+      affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: nodeSelectorTerms as JsonObject[] } } },
+    });
+    expect(isPinned(withTerms({}, 'junk', null, { matchFields: [pin] }), 'node-a')).toBe(true);
+    expect(isPinned(withTerms({ matchFields: [], matchExpressions: [] }, { matchFields: [pin] }), 'node-a')).toBe(true);
+    expect(isPinned(withTerms('junk'), 'node-a')).toBe(false);
   });
 });

@@ -83,7 +83,7 @@ describe('policy knobs', () => {
       policy = policyFrom('placement: nodeName');
       const pod = restorePod();
       const mutated = await review('mutate', pod);
-      const placed = jsonPatch.applyPatch(structuredClone(pod), mutated.patch ?? []).newDocument as JsonObject;
+      const placed = jsonPatch.applyPatch(structuredClone(pod), mutated.patch ?? []).newDocument;
       expect((placed.spec as JsonObject).nodeName).toBe(NODE);
       expect((placed.spec as JsonObject).affinity).toBeUndefined();
       expect((await review('mutate', placed)).patch).toBeUndefined();
@@ -223,66 +223,5 @@ describe('policy knobs', () => {
       fake.grants.clear();
       expect((await review('validate', pinned())).allowed).toBe(false);
     });
-  });
-});
-
-describe('policy schema', () => {
-  it('accepts every knob', () => {
-    const policy = policyFrom(`
-mode: warn
-namespaceModes: { prod: enforce }
-checkpointAPI: { group: checkpoint.k8s.io, version: v1, resource: podcheckpoints, verb: restore }
-authorizationCache: { allowedTTL: 1m, deniedTTL: 2s, maxEntries: 100 }
-placement: nodeName
-requireReady: false
-specEquality: warn
-maxCheckpointAge: 24h
-serviceAccountToken: require-disabled
-namespaces:
-  include: [prod, staging]
-  exclude: [kube-system]
-  selector: { matchLabels: { restore: allowed }, matchExpressions: [{ key: tier, operator: In, values: [a] }] }
-failureMode: open
-`);
-    expect(policy).toMatchObject({ mode: 'warn', placement: 'nodeName', maxCheckpointAgeMs: 86_400_000, failureMode: 'open' });
-    expect(policy.namespaces.selector?.matchExpressions[0]).toEqual({ key: 'tier', operator: 'In', values: ['a'] });
-  });
-
-  it.each([
-    ['mode: strict', '/mode: must be one of enforce, warn, audit'],
-    ['placement: anywhere', '/placement'],
-    ['requireReady: "yes"', '/requireReady: must be boolean'],
-    ['namespaceModes: { Team_A: warn }', '/namespaceModes'],
-    ['namespaces: { include: [a], exclude: [a] }', 'both included and excluded'],
-    ['namespaces: { selector: { matchExpressions: [{ key: k, operator: In }] } }', 'In needs values'],
-    ['namespaces: { selector: { matchExpressions: [{ key: k, operator: Exists, values: [x] }] } }', 'Exists takes no values'],
-    ['failureMode: maybe', '/failureMode'],
-    ['authorizationCache: { maxEntries: -1 }', '/authorizationCache/maxEntries'],
-    ['extra: 1', 'unknown field "extra"'],
-  ])('refuses %s', (yaml, expected) => {
-    const result = parsePolicy(`apiVersion: restore-guard.dev/v1alpha1\nkind: RestorePolicy\n${yaml}`);
-    expect(result.ok).toBe(false);
-    if (!result.ok) expect(result.errors.join('\n')).toContain(expected);
-  });
-
-  it('refuses a very large document, valid but for its size, without parsing it', () => {
-    const header = 'apiVersion: restore-guard.dev/v1alpha1\nkind: RestorePolicy\nmode: warn\n';
-    expect(parsePolicy(`${header}# ${'x'.repeat(200 * 1024)}`).ok).toBe(true);
-    const result = parsePolicy(`${header}# ${'x'.repeat(300 * 1024)}`);
-    expect(result).toEqual({ ok: false, errors: ['the policy is larger than 256 KiB'] });
-  });
-
-  it('refuses YAML alias bombs', () => {
-    const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]', ...Array.from({ length: 9 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(9).fill(`*${String.fromCharCode(97 + i)}`).join(',')}]`)].join('\n');
-    expect(parsePolicy(bomb).ok).toBe(false);
-  });
-
-  it('allows a few YAML aliases and refuses many, well below the YAML library\'s own bound of 100', () => {
-    const uses = (n: number) =>
-      `apiVersion: restore-guard.dev/v1alpha1\nkind: RestorePolicy\nmode: &m warn\nnamespaceModes: {${Array.from({ length: n }, (_, i) => `n${i}: *m`).join(', ')}}\n`;
-    expect(parsePolicy(uses(3)).ok).toBe(true);
-    const refused = parsePolicy(uses(50));
-    expect(refused.ok).toBe(false);
-    if (!refused.ok) expect(refused.errors.join()).toContain('alias');
   });
 });

@@ -140,3 +140,36 @@ describe('quantities', () => {
     expect(canonicalQuantity('')).toBeUndefined();
   });
 });
+
+describe('canonicalQuantity', () => {
+  it('writes a value as signed digits without trailing zeros and a power of ten', () => {
+    expect(canonicalQuantity('0')).toBe('0');
+    expect(canonicalQuantity('0.000m')).toBe('0');
+    expect(canonicalQuantity('100')).toBe('1e2');
+    expect(canonicalQuantity('1500m')).toBe('15e-1');
+    expect(canonicalQuantity('-1')).toBe('-1e0');
+    expect(canonicalQuantity('+1')).toBe('1e0');
+    expect(canonicalQuantity('1k')).toBe('1e3');
+    expect(canonicalQuantity('1e3')).toBe('1e3');
+    expect(canonicalQuantity('1Ki')).toBe('1024e0');
+  });
+
+  it('reads every decimal suffix at its power of ten', () => {
+    const powers = { n: -9, u: -6, m: -3, k: 3, M: 6, G: 9, T: 12, P: 15, E: 18 };
+    for (const [suffix, power] of Object.entries(powers)) expect(canonicalQuantity(`3${suffix}`), suffix).toBe(`3e${power}`);
+  });
+});
+
+describe('sameQuantity', () => {
+  it('never calls two texts that are not quantities the same', () => {
+    expect(sameQuantity('one', 'two')).toBe(false);
+    expect(sameQuantity('one', 'one')).toBe(false);
+    expect(sameQuantity('1', 'one')).toBe(false);
+  });
+
+  it('compares small suffixes by value', () => {
+    expect(sameQuantity('1000000000n', '1')).toBe(true);
+    expect(sameQuantity('1000000u', '1')).toBe(true);
+    expect(sameQuantity('-1', '1')).toBe(false);
+  });
+});

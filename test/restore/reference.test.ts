@@ -30,4 +30,29 @@ describe('restoreFieldOf', () => {
     expect(restoreFieldOf({ spec: { restoreFrom: { name: 'c', options: 'x' } } }).kind).toBe('malformed');
     expect(restoreFieldOf({ spec: { restoreFrom: { options: { a: 'b' } } } }).kind).toBe('malformed');
   });
+
+  it('reads the object shape without options, and with null options, as no options', () => {
+    expect(restoreFieldOf({ spec: { restoreFrom: { name: 'c' } } })).toEqual({ kind: 'ref', ref: { name: 'c', options: {} } });
+    expect(restoreFieldOf({ spec: { restoreFrom: { name: 'c', options: null } } })).toEqual({ kind: 'ref', ref: { name: 'c', options: {} } });
+  });
+
+  it('treats a null or empty name with no, null or empty options as absent', () => {
+    for (const name of [undefined, null, '']) {
+      for (const options of [undefined, null, {}]) {
+        expect(restoreFieldOf({ spec: { restoreFrom: { name, options } } }), `name ${String(name)}, options ${JSON.stringify(options)}`).toEqual({
+          kind: 'absent',
+        });
+      }
+    }
+  });
+
+  it('says why a shape cannot be honoured', () => {
+    const why = (restoreFrom: unknown) => restoreFieldOf({ spec: { restoreFrom } });
+    expect(why(42)).toEqual({ kind: 'malformed', why: { problem: 'not-an-object' } });
+    expect(why({ name: '', options: { a: 'b' } })).toEqual({ kind: 'malformed', why: { problem: 'options-without-name' } });
+    expect(why({ name: null, options: 'x' })).toEqual({ kind: 'malformed', why: { problem: 'options-without-name' } });
+    expect(why({ name: 7 })).toEqual({ kind: 'malformed', why: { problem: 'name-not-a-string' } });
+    expect(why({ name: 'c', options: 'x' })).toEqual({ kind: 'malformed', why: { problem: 'options-not-a-map' } });
+    expect(why({ name: 'c', options: { ok: 'v', bad: 1 } })).toEqual({ kind: 'malformed', why: { problem: 'option-not-a-string', key: 'bad' } });
+  });
 });

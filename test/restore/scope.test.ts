@@ -39,4 +39,14 @@ describe('restoreReviewOf', () => {
     expect(concernsRestore(createRequest(pod, { operation: 'DELETE', oldObject: pod }))).toBe(false);
     expect(concernsRestore(createRequest(pod, { operation: 'CONNECT' }))).toBe(false);
   });
+
+  it('leaves a restoring object of another resource alone, and reads the old object only on UPDATE', () => {
+    expect(restoreReviewOf(createRequest(pod, { resource: 'deployments' }))).toBeUndefined();
+    expect(restoreReviewOf(createRequest({ spec: { containers: [] } }, { oldObject: pod }))).toBeUndefined();
+  });
+
+  it('gives an empty namespace when neither the request nor the object names one', () => {
+    const nameless = { spec: { restoreFrom: { name: 'ckpt' } } };
+    expect(restoreReviewOf(createRequest(nameless, { namespace: '' }))?.namespace).toBe('');
+  });
 });

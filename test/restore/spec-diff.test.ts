@@ -16,9 +16,9 @@ function specWith(path: string, value: string): JsonObject {
     const last = i === parts.length - 1;
     const nextIsIndex = /^\d+$/.test(parts[i + 1] ?? '');
     const child = last ? value : nextIsIndex ? [] : {};
-    if (Array.isArray(node)) node[Number(part)] = child as JsonObject;
+    if (Array.isArray(node)) node[Number(part)] = child;
     else node[part] = child;
-    node = child as JsonObject | JsonObject[];
+    node = child;
   });
   return spec;
 }
@@ -171,20 +171,29 @@ describe('semanticDiff', () => {
     const a = { containers: [{ resources: { limits: { cpu: '1' } } }] };
     const b = { containers: [{ resources: { limits: { cpu: '1000m' } } }] };
     expect(semanticDiff(a, b, 'spec')).toEqual([]);
-    expect(semanticDiff({ containers: [{ image: '1' }] }, { containers: [{ image: '1000m' }] }, 'spec')).toEqual([
-      'spec.containers[0].image',
-    ]);
+    expect(semanticDiff({ containers: [{ image: '1' }] }, { containers: [{ image: '1000m' }] }, 'spec')).toEqual(['spec.containers[0].image']);
   });
 
   it('names every differing field path', () => {
     const a = { containers: [{ name: 'a', image: 'x' }, { name: 'b' }], hostNetwork: true };
     const b = { containers: [{ name: 'a', image: 'y' }], dnsPolicy: 'None' };
-    expect(semanticDiff(a, b, 'spec').sort()).toEqual(
-      ['spec.containers[0].image', 'spec.containers[1]', 'spec.dnsPolicy', 'spec.hostNetwork'].sort(),
-    );
+    expect(semanticDiff(a, b, 'spec').sort()).toEqual(['spec.containers[0].image', 'spec.containers[1]', 'spec.dnsPolicy', 'spec.hostNetwork'].sort());
   });
 
   it('tells a number from a string', () => {
     expect(semanticDiff({ x: 1 }, { x: '1' }, 'spec')).toEqual(['spec.x']);
+  });
+
+  it('treats an object of only empty values, and an empty string next to an absent or null value, as empty', () => {
+    expect(semanticDiff({ securityContext: { runAsUser: null, seLinuxOptions: {} } }, {}, 'spec')).toEqual([]);
+    expect(semanticDiff({}, { hostname: '' }, 'spec')).toEqual([]);
+    expect(semanticDiff({ hostname: null }, { hostname: '' }, 'spec')).toEqual([]);
+    expect(semanticDiff({ securityContext: { runAsUser: 0 } }, {}, 'spec')).toEqual(['spec.securityContext']);
+  });
+
+  it('finds no difference between equal values that are not strings', () => {
+    expect(semanticDiff(5, 5, 'spec.x')).toEqual([]);
+    expect(semanticDiff(true, true, 'spec.x')).toEqual([]);
+    expect(semanticDiff(5, 6, 'spec.x')).toEqual(['spec.x']);
   });
 });

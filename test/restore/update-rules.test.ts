@@ -19,7 +19,11 @@ describe('decideUpdate', () => {
     const changed = edit(old, (s) => (s.restoreFrom = { name: 'other' }));
     const removed = edit(old, (s) => delete s.restoreFrom);
     const plain = edit(old, (s) => delete s.restoreFrom);
-    for (const [from, to] of [[old, changed], [old, removed], [plain, old]] as const) {
+    for (const [from, to] of [
+      [old, changed],
+      [old, removed],
+      [plain, old],
+    ] as const) {
       const decision = decideUpdate(withStatus(from, 'True'), to);
       expect(decision.status).toMatchObject({ code: 422, reason: 'Invalid' });
     }
@@ -48,11 +52,36 @@ describe('decideUpdate', () => {
   });
 
   it('allows removing scheduling gates, not adding, renaming or reordering them', () => {
-    expect(decideUpdate(old, edit(old, (s) => (s.schedulingGates = [{ name: 'b' }]))).allowed).toBe(true);
-    expect(decideUpdate(old, edit(old, (s) => delete s.schedulingGates)).allowed).toBe(true);
-    expect(decideUpdate(old, edit(old, (s) => (s.schedulingGates = [{ name: 'a' }, { name: 'b' }, { name: 'c' }]))).allowed).toBe(false);
-    expect(decideUpdate(old, edit(old, (s) => (s.schedulingGates = [{ name: 'x' }]))).allowed).toBe(false);
-    expect(decideUpdate(old, edit(old, (s) => (s.schedulingGates = [{ name: 'b' }, { name: 'a' }]))).allowed).toBe(false);
+    expect(
+      decideUpdate(
+        old,
+        edit(old, (s) => (s.schedulingGates = [{ name: 'b' }])),
+      ).allowed,
+    ).toBe(true);
+    expect(
+      decideUpdate(
+        old,
+        edit(old, (s) => delete s.schedulingGates),
+      ).allowed,
+    ).toBe(true);
+    expect(
+      decideUpdate(
+        old,
+        edit(old, (s) => (s.schedulingGates = [{ name: 'a' }, { name: 'b' }, { name: 'c' }])),
+      ).allowed,
+    ).toBe(false);
+    expect(
+      decideUpdate(
+        old,
+        edit(old, (s) => (s.schedulingGates = [{ name: 'x' }])),
+      ).allowed,
+    ).toBe(false);
+    expect(
+      decideUpdate(
+        old,
+        edit(old, (s) => (s.schedulingGates = [{ name: 'b' }, { name: 'a' }])),
+      ).allowed,
+    ).toBe(false);
   });
 
   it('lets metadata changes pass', () => {
@@ -65,5 +94,80 @@ describe('decideUpdate', () => {
     const debug = edit(old, (s) => (s.ephemeralContainers = [{ name: 'dbg', image: 'busybox' }]));
     expect(decideUpdate(old, resized).outcome).toBe('spec-frozen');
     expect(decideUpdate(old, debug).outcome).toBe('spec-frozen');
+  });
+
+  it('names the checkpoint in the audit annotations from either shape of restoreFrom, old object first', () => {
+    expect(decideUpdate(old, old).auditAnnotations).toEqual({ checkpoint: 'ckpt' });
+    const stringShape = edit(old, (s) => (s.restoreFrom = 'plain'));
+    expect(decideUpdate(stringShape, stringShape).auditAnnotations).toEqual({ checkpoint: 'plain' });
+    const added = decideUpdate(
+      edit(old, (s) => delete s.restoreFrom),
+      old,
+    );
+    expect(added.auditAnnotations).toEqual({ checkpoint: 'ckpt', decision: 'denied', reason: 'restore-from-changed' });
+    const nameless = edit(old, (s) => (s.restoreFrom = { name: 7 }));
+    expect(decideUpdate(nameless, nameless).auditAnnotations).toEqual({});
+  });
+
+  it('reads the restored condition only from a PodRestored condition with status True', () => {
+    const image = edit(old, (s) => (((s.containers as JsonObject[])[0] as JsonObject).image = 'other'));
+    const withConditions = (conditions: unknown[]): JsonObject => ({ ...old, status: { conditions } as JsonObject });
+    expect(decideUpdate(withConditions([{ type: 'Ready', status: 'True' }]), image).outcome).toBe('spec-frozen');
+    expect(decideUpdate(withConditions(['PodRestored', null]), image).outcome).toBe('spec-frozen');
+    expect(
+      decideUpdate(
+        withConditions([
+          { type: 'Ready', status: 'True' },
+          { type: 'PodRestored', status: 'True' },
+        ]),
+        image,
+      ).outcome,
+    ).toBe('restored-pod-update');
+    expect(decideUpdate(withConditions([{ type: 'PodRestored', status: 'True' }]), image).auditAnnotations).toEqual({ checkpoint: 'ckpt' });
+  });
+
+  it('names a gate change first, then the other fields, and allows a gate-only removal with nothing else changed', () => {
+    const both = edit(old, (s) => {
+      s.schedulingGates = [{ name: 'x' }];
+      s.hostNetwork = true;
+    });
+    expect(decideUpdate(old, both).status?.message).toMatch(/Changed: spec\.schedulingGates, spec\.hostNetwork$/);
+    const removedAndChanged = edit(old, (s) => {
+      s.schedulingGates = [{ name: 'a' }];
+      s.hostNetwork = true;
+    });
+    expect(decideUpdate(old, removedAndChanged).status?.message).toMatch(/Changed: spec\.hostNetwork$/);
+    expect(
+      decideUpdate(
+        old,
+        edit(old, (s) => (s.schedulingGates = [{ name: 'a' }])),
+      ).outcome,
+    ).toBe('update-allowed');
+  });
+
+  it('treats a gate without a name as a gate named "" (adding one is a change)', () => {
+    const nameless = edit(old, (s) => (s.schedulingGates = [{ name: 'a' }, { name: 'b' }, { x: 1 }]));
+    expect(decideUpdate(old, nameless).outcome).toBe('spec-frozen');
+    expect(
+      decideUpdate(
+        nameless,
+        edit(old, (s) => (s.schedulingGates = [{ name: 'a' }, { x: 1 }])),
+      ).outcome,
+    ).toBe('update-allowed');
+  });
+
+  it('reads gate names only from objects with a string name (a gate without one is named "")', () => {
+    const gated = (...schedulingGates: unknown[]) => edit(old, (s) => (s.schedulingGates = schedulingGates as JsonObject[]));
+    expect(decideUpdate(gated(null, { name: 'a' }), gated({ name: 'a' })).outcome).toBe('update-allowed');
+    expect(decideUpdate(gated({ x: 1 }), gated({ name: 5 })).outcome).toBe('update-allowed');
+    expect(decideUpdate(gated({ name: '' }), gated({ x: 1 })).outcome).toBe('update-allowed');
+    expect(decideUpdate(gated({ name: 'a' }), gated({ x: 1 })).outcome).toBe('spec-frozen');
+  });
+
+  it('reads a Pod without a spec as one that does not restore', () => {
+    const specless = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'restored' } };
+    expect(decideUpdate(specless, old).auditAnnotations).toEqual({ checkpoint: 'ckpt', decision: 'denied', reason: 'restore-from-changed' });
+    expect(decideUpdate(old, specless).auditAnnotations).toEqual({ checkpoint: 'ckpt', decision: 'denied', reason: 'restore-from-changed' });
+    expect(decideUpdate({ spec: {} }, specless).outcome).toBe('update-allowed');
   });
 });

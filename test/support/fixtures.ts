@@ -107,11 +107,11 @@ export function reviewBody(request: Partial<AdmissionRequest> & { object?: JsonO
       namespace: r.namespace,
       name: r.name,
       operation: r.operation,
-      userInfo: { ...r.userInfo } as unknown as JsonObject,
+      userInfo: { ...r.userInfo },
       object: r.object ?? null,
       oldObject: r.oldObject ?? null,
       dryRun: r.dryRun,
-    } as JsonObject,
+    },
   };
 }
 

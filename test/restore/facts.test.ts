@@ -1,0 +1,128 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { JsonObject } from '../../src/common/json.js';
+import { defaultPolicy, type Policy } from '../../src/policy/policy.js';
+import { annotated, gatherCreateFacts, runtimeClassToRead, type CreateFacts } from '../../src/restore/facts.js';
+import { denials, type RestoreDecision } from '../../src/restore/messages.js';
+import type { RestoreRef } from '../../src/restore/model.js';
+import { DependencyError } from '../../src/restore/ports.js';
+import { deadlineIn, manualDeadline } from '../support/deadlines.js';
+import { createRequest, NODE, pinnedAffinity, readyCheckpoint, restoreAccessTo, restorePod } from '../support/fixtures.js';
+import { FakePorts } from '../support/fake-ports.js';
+
+const withOptions: RestoreRef = { name: 'ckpt', options: { tcp: 'close' } };
+const noOptions: RestoreRef = { name: 'ckpt', options: {} };
+
+describe('runtimeClassToRead', () => {
+  it('names the RuntimeClass only when the Pod asks for restore options and names a class', () => {
+    expect(runtimeClassToRead(restorePod({ spec: { runtimeClassName: 'gvisor' } }), withOptions)).toBe('gvisor');
+    expect(runtimeClassToRead(restorePod({ spec: { runtimeClassName: 'gvisor' } }), noOptions)).toBeUndefined();
+    expect(runtimeClassToRead(restorePod({ spec: { runtimeClassName: '' } }), withOptions)).toBeUndefined();
+    expect(runtimeClassToRead(restorePod({ spec: { runtimeClassName: 7 } }), withOptions)).toBeUndefined();
+    expect(runtimeClassToRead(restorePod(), withOptions)).toBeUndefined();
+  });
+
+  it('reads nothing from a Pod whose spec is not an object', () => {
+    for (const spec of [null, ['gvisor'], 'gvisor', undefined]) {
+      expect(runtimeClassToRead({ spec }, withOptions)).toBeUndefined();
+    }
+  });
+});
+
+describe('annotated', () => {
+  const access = restoreAccessTo('ckpt');
+
+  it("puts the checkpoint's name first, its node when given, and keeps the decision's own annotations", () => {
+    const denial = denials.checkpointWithoutTemplate(access);
+    expect(annotated(denial, access, readyCheckpoint())).toMatchObject({
+      auditAnnotations: { checkpoint: 'ckpt', node: NODE, decision: 'denied', reason: 'checkpoint-without-template' },
+    });
+    expect(Object.keys(annotated(denial, access, readyCheckpoint()).auditAnnotations)).toEqual(['checkpoint', 'node', 'decision', 'reason']);
+    expect(annotated(denial, access).auditAnnotations).toEqual({ checkpoint: 'ckpt', decision: 'denied', reason: 'checkpoint-without-template' });
+    expect(annotated(denial, access, readyCheckpoint({ nodeName: undefined })).auditAnnotations).not.toHaveProperty('node');
+  });
+});
+
+describe('gatherCreateFacts', () => {
+  let fake: FakePorts;
+  let policy: Policy;
+  beforeEach(() => {
+    fake = new FakePorts();
+    fake.grants.add('alice/team-a/ckpt');
+    fake.checkpoints.set('team-a/ckpt', readyCheckpoint());
+    fake.runtimeClasses.set('gvisor', { name: 'gvisor', allowedRestoreOptions: ['tcp'] });
+    fake.namespaceLabels.set('team-a', { tier: 'prod' });
+    policy = defaultPolicy();
+  });
+  const optionsPod = () => restorePod({ checkpoint: withOptions, spec: { affinity: pinnedAffinity(), runtimeClassName: 'gvisor' } });
+  const gather = (pod: JsonObject, ref = withOptions, readRuntimeClass = true, deadline = deadlineIn(1000)) =>
+    gatherCreateFacts({ ...fake.ports(), now: () => 42 }, { ...createRequest(pod), object: pod }, 'team-a', ref, policy, deadline, readRuntimeClass);
+
+  it('gathers authorization, the checkpoint and the RuntimeClass in that order', async () => {
+    const facts = (await gather(optionsPod())) as CreateFacts;
+    expect(fake.calls).toEqual(['authorize alice team-a/ckpt', 'checkpoint team-a/ckpt', 'runtimeclass gvisor']);
+    expect(facts).toMatchObject({
+      authorization: { allowed: true },
+      checkpoint: readyCheckpoint(),
+      runtimeClass: { name: 'gvisor', allowedRestoreOptions: ['tcp'] },
+      now: 42,
+    });
+  });
+
+  it('records a RuntimeClass that does not exist as null', async () => {
+    fake.runtimeClasses.clear();
+    expect(((await gather(optionsPod())) as CreateFacts).runtimeClass).toBeNull();
+  });
+
+  it('reads no RuntimeClass when not asked to, when the checkpoint is missing, or without options', async () => {
+    expect(await gather(optionsPod(), withOptions, false)).not.toHaveProperty('runtimeClass');
+    fake.checkpoints.clear();
+    expect(await gather(optionsPod())).not.toHaveProperty('runtimeClass');
+    expect(fake.calls).not.toContain('runtimeclass gvisor');
+    fake.checkpoints.set('team-a/ckpt', readyCheckpoint());
+    expect(await gather(optionsPod(), noOptions)).not.toHaveProperty('runtimeClass');
+    expect(fake.calls).not.toContain('runtimeclass gvisor');
+  });
+
+  it('reads the namespace labels first, only with a selector', async () => {
+    policy = { ...policy, namespaces: { include: [], exclude: [], selector: { matchLabels: { tier: 'prod' }, matchExpressions: [] } } };
+    await gather(optionsPod());
+    expect(fake.calls[0]).toBe('namespace team-a');
+  });
+
+  const refuse = async (): Promise<never> => {
+    throw new DependencyError('unreachable', 'connection refused');
+  };
+  it.each([
+    ['namespace lookup', { namespaces: { labels: refuse } }],
+    ['authorization', { authorizer: { authorize: refuse } }],
+    ['checkpoint lookup', { checkpoints: { get: refuse } }],
+    ['RuntimeClass lookup', { runtimeClasses: { get: refuse } }],
+  ] as const)('names the step that failed (%s) in the denial', async (step, broken) => {
+    policy = { ...policy, namespaces: { include: [], exclude: [], selector: { matchLabels: {}, matchExpressions: [] } } };
+    const pod = optionsPod();
+    const ports = { ...fake.ports(), ...broken };
+    const decision = (await gatherCreateFacts(
+      ports,
+      { ...createRequest(pod), object: pod },
+      'team-a',
+      withOptions,
+      policy,
+      deadlineIn(1000),
+      true,
+    )) as RestoreDecision;
+    expect(decision.status?.message).toBe(
+      `restore-guard could not complete the ${step} for podcheckpoints.node.k8s.io "ckpt" in namespace "team-a": connection refused. ` +
+        'The restore is denied until this succeeds; retry shortly',
+    );
+    expect(decision.auditAnnotations).toMatchObject({ checkpoint: 'ckpt', step });
+  });
+
+  it('denies with a timeout, and calls nothing, once the deadline is spent', async () => {
+    const spent = manualDeadline();
+    spent.expire();
+    const decision = (await gather(optionsPod(), withOptions, true, spent.deadline)) as RestoreDecision;
+    expect(decision.outcome).toBe('timeout');
+    expect(decision.status?.message).toContain(': the time kube-apiserver allows for this review ran out. The restore is denied');
+    expect(fake.calls).toEqual([]);
+  });
+});
