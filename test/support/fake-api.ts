@@ -70,6 +70,10 @@ export class FakeResource {
   // Watches from a resourceVersion below this get 410 Gone, as after etcd compaction.
   private oldestRv = 0;
   readonly watchers = new Set<Watcher>();
+  /** The `limit` of every list request, in order (0 when none was given). */
+  readonly listLimits: number[] = [];
+  /** Written raw at the start of every watch, e.g. a malformed line (fault injection). */
+  watchPrelude: string | undefined;
 
   constructor(
     private readonly api: FakeApi,
@@ -139,6 +143,7 @@ export class FakeResource {
   handleList(url: URL, namespace: string | undefined, res: ServerResponse): void {
     const all = this.list(namespace);
     const limit = Number(url.searchParams.get('limit') ?? '0');
+    this.listLimits.push(limit);
     const token = url.searchParams.get('continue');
     let start = 0;
     let rv = String(this.api.currentResourceVersion());
@@ -166,6 +171,7 @@ export class FakeResource {
       (namespace === undefined || namespaceOf(object) === namespace) && (name === undefined || nameOf(object) === name);
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
     res.flushHeaders();
+    if (this.watchPrelude !== undefined) res.write(this.watchPrelude);
     const param = url.searchParams.get('resourceVersion');
     const from = param === null || param === '' || param === '0' ? undefined : Number(param);
     if (from !== undefined && (Number.isNaN(from) || from < this.oldestRv)) {
