@@ -484,7 +484,7 @@ interface ScalePoint {
   dispatchLagP99: number;
   wrong: number;
   churnEvents: number;
-  relist?: { pages: number; rssBeforeMiB: number; rssMaxMiB: number; p99: number; wrong: number };
+  relist?: { pages: number; rssBeforeMiB: number; rssMaxMiB: number; p99: number; wrong: number; dispatchLagP99: number };
 }
 
 /**
@@ -500,7 +500,9 @@ async function runScale(
 ): Promise<ScalePoint[]> {
   const points: ScalePoint[] = [];
   for (const count of cfg.scaleCounts) {
-    const api = await startChild(dir, cfg.apiAccess, env.loadPrefix);
+    // The fake API shares the load generator's core and streams up to 800 MB per list: at a lower
+    // priority, so the load generator's timing is not what a relist measures.
+    const api = await startChild(dir, cfg.apiAccess, ['nice', '-n', '15', ...env.loadPrefix]);
     let webhook: (ServerProcess & { metricsPort: number }) | undefined;
     const samples: number[] = [];
     let timer: NodeJS.Timeout | undefined;
@@ -561,6 +563,7 @@ async function runScale(
           rssMaxMiB: Math.max(rssBeforeMiB, ...samples.slice(from)),
           p99: relisted.p99,
           wrong: relisted.errors,
+          dispatchLagP99: relisted.dispatchLagP99,
         };
       }
       log(`scale: ${JSON.stringify(point)}`);
@@ -742,7 +745,7 @@ function assemble(cfg: Config, s: Record<string, { baseline?: Summary; webhook: 
           scenario: name,
           metric: 'relist under load: pages; RSS before / max; p99 (ms)',
           baseline: '',
-          webhook: `${p.relist.pages}; ${fmt(p.relist.rssBeforeMiB, 0)} / ${fmt(p.relist.rssMaxMiB, 0)}; ${fmt(p.relist.p99)}${p.relist.wrong > 0 ? ` (${p.relist.wrong} wrong)` : ''}`,
+          webhook: `${p.relist.pages}; ${fmt(p.relist.rssBeforeMiB, 0)} / ${fmt(p.relist.rssMaxMiB, 0)}; ${fmt(p.relist.p99)}${p.relist.wrong > 0 ? ` (${p.relist.wrong} wrong)` : ''} [load generator lag p99 ${fmt(p.relist.dispatchLagP99)}]`,
           ratio: p.relist.p99 / p.p99 > 0 ? `p99 ×${fmt(p.relist.p99 / p.p99)}` : '',
         });
       }

@@ -230,7 +230,12 @@ export class ApiClient {
         } catch (err) {
           response.destroy();
           reject(err);
+          return;
         }
+        // One piece per turn of the event loop: a relist of 100,000 objects takes seconds of CPU, and
+        // reviews must not wait behind the megabytes one socket read can deliver at once.
+        response.pause();
+        setImmediate(() => response.resume());
       });
       response.once('end', () => resolve());
       response.on('error', reject);
