@@ -259,6 +259,7 @@ async function main(): Promise<void> {
   const pinnedLoad = pinSelf(cfg.loadCpu);
   const serverPrefix = pinPrefix(cfg.serverCpu);
   const loadPrefix = pinPrefix(cfg.loadCpu);
+  log(`webhook NODE_OPTIONS: ${cfg.nodeOptions.join(' ') || '(none)'} (${process.argv.some((a) => a.startsWith('--node-options')) ? 'given' : "the Deployment's"})`);
   log(
     `servers on ${serverPrefix.length > 0 ? `CPU ${cfg.serverCpu}` : 'any CPU'}, load generator and fake API on ` +
       `${pinnedLoad ? `CPU ${cfg.loadCpu}` : 'any CPU'}; ${cfg.quick ? 'quick run' : 'full run'}, ${cfg.repeats} repeat(s), API access ${cfg.apiAccess}`,
