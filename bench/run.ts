@@ -769,7 +769,14 @@ function assemble(cfg: Config, s: Record<string, { baseline?: Summary; webhook: 
     targets.push({ name: `scale ${n}: RSS ≤ 200 MiB at ready, under load and relist`, measured: `${fmt(rssMax, 0)} MiB`, limit: '200 MiB', met: rssMax <= 200 });
     targets.push({ name: `scale ${n}: RSS flat under churn (≤ 10 MiB)`, measured: `${fmt(largest.rssGrowthMiB, 1)} MiB`, limit: '10 MiB', met: largest.rssGrowthMiB <= 10 });
     // "No worse than with 10 checkpoints", with 10 % for the noise of a shared machine.
-    targets.push({ name: `scale ${n}: restore p99 ≤ 1.1× p99 at ${reference.count}`, measured: `×${fmt(largest.p99 / reference.p99)} (${fmt(largest.p99)} vs ${fmt(reference.p99)} ms)`, limit: '×1.1', met: largest.p99 <= reference.p99 * 1.1 });
+    // When the load generator itself fell behind (its core taken), the p99s measure the machine: not judged.
+    const noisy = Math.max(largest.dispatchLagP99, reference.dispatchLagP99) > CLEAN_LAG_MS;
+    targets.push({
+      name: `scale ${n}: restore p99 ≤ 1.1× p99 at ${reference.count}`,
+      measured: `×${fmt(largest.p99 / reference.p99)} (${fmt(largest.p99)} vs ${fmt(reference.p99)} ms)${noisy ? `; not judged: load generator lag p99 ${fmt(Math.max(largest.dispatchLagP99, reference.dispatchLagP99))} ms` : ''}`,
+      limit: '×1.1',
+      met: !noisy && largest.p99 <= reference.p99 * 1.1,
+    });
     const wrong = scale.reduce((a, p) => a + p.wrong + (p.relist?.wrong ?? 0), 0);
     targets.push({ name: 'scale: wrong answers', measured: String(wrong), limit: '0', met: wrong === 0 });
     if (largest.relist) {
