@@ -28,7 +28,7 @@ export interface FakeApiHandle {
   sarCount(): Promise<number>;
   /** Round-trip delay added to every answer, e.g. to model a SubjectAccessReview that misses the cache. */
   setDelay(ms: number): Promise<void>;
-  /** Serves `count` generated PodCheckpoints of about 8 KB across 1,000 namespaces (see generatedCheckpoints). */
+  /** Serves `count` generated PodCheckpoints of about 11 KB across 1,000 namespaces (see generatedCheckpoints). */
   generate(count: number): Promise<void>;
   /** Checkpoint events per second (created, Ready flipping, deleted, in turn); 0 stops. Returns events so far. */
   churn(rate: number): Promise<number>;

@@ -276,7 +276,7 @@ export function longQuantityUpdateBody(digitCount = 40_000): string {
 }
 
 /**
- * `count` PodCheckpoints of about 8 KB each (the restore Pod's spec as template) across `namespaces`
+ * `count` PodCheckpoints of about 11 KB each (the restore Pod's spec as template) across `namespaces`
  * namespaces, made on demand from their index: cp-<i> in scale-<i % namespaces>. The JSON is built by
  * splicing names into one pre-rendered text, so the fake API can stream 100,000 of them cheaply.
  */

@@ -491,7 +491,7 @@ interface ScalePoint {
 }
 
 /**
- * Issue #13: restore-guard against COUNT PodCheckpoints of about 8 KB in 1,000 namespaces (served lazily
+ * Issue #13: restore-guard against COUNT PodCheckpoints of about 11 KB in 1,000 namespaces (served lazily
  * in pages by the fake API), with the Deployment's NODE_OPTIONS: time to ready, RSS at ready and through
  * restore reviews at 500/s with 100 checkpoint events/s of churn, then a forced relist under the same load.
  */
