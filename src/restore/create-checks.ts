@@ -24,8 +24,7 @@ export type PodFacts = Pick<CreateFacts, 'pod' | 'policy'>;
  * authorization has allowed (asserted over the lists below).
  */
 export type CreateCheck =
-  | { name: string; reads: 'pod'; run(facts: PodFacts): Verdict }
-  | { name: string; reads: 'authorization' | 'checkpoint'; run(facts: CreateFacts): Verdict };
+  { name: string; reads: 'pod'; run(facts: PodFacts): Verdict } | { name: string; reads: 'authorization' | 'checkpoint'; run(facts: CreateFacts): Verdict };
 type PodCheck = Extract<CreateCheck, { reads: 'pod' }>;
 
 const SERVICE_ACCOUNT_PREFIX = 'system:serviceaccount:';
@@ -203,6 +202,9 @@ export const VALIDATION_CHECKS: readonly CreateCheck[] = [
   serviceAccountToken,
   specEquality,
 ];
+
+/** The validating checks before the captured template is needed: they run on the cached record alone. */
+export const BEFORE_TEMPLATE: readonly CreateCheck[] = VALIDATION_CHECKS.slice(0, VALIDATION_CHECKS.indexOf(template));
 
 /** The checks at the head of a list that read only the Pod: they run before any outbound call. */
 export function podOnlyPrefix(checks: readonly CreateCheck[]): readonly PodCheck[] {
