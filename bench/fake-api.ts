@@ -4,7 +4,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { FakeApi } from '../harness/fake-api.js';
-import { checkpointObject, GROUP, NAMESPACE } from './fixtures.js';
+import type { JsonObject } from '../src/common/json.js';
+import { checkpointObject, generatedCheckpoints, GROUP, NAMESPACE, smallCheckpointObject } from './fixtures.js';
 
 /**
  * How the webhook reaches the fake API: as a pod does (service account files and the KUBERNETES_SERVICE_*
@@ -27,6 +28,14 @@ export interface FakeApiHandle {
   sarCount(): Promise<number>;
   /** Round-trip delay added to every answer, e.g. to model a SubjectAccessReview that misses the cache. */
   setDelay(ms: number): Promise<void>;
+  /** Serves `count` generated PodCheckpoints of about 11 KB across 1,000 namespaces (see generatedCheckpoints). */
+  generate(count: number): Promise<void>;
+  /** Checkpoint events per second (created, Ready flipping, deleted, in turn); 0 stops. Returns events so far. */
+  churn(rate: number): Promise<number>;
+  /** Forgets the event history and ends every watch: watchers get 410 Gone and relist. */
+  forceRelist(): Promise<void>;
+  /** podcheckpoints list requests (pages) served so far. */
+  listCalls(): Promise<number>;
   pid?: number;
   close(): Promise<void>;
 }
@@ -35,11 +44,67 @@ export interface FakeApiHandle {
 export function seed(api: FakeApi): void {
   api.grant({ group: GROUP, namespace: NAMESPACE });
   api.checkpoints.put(checkpointObject());
+  api.checkpoints.put(smallCheckpointObject());
+}
+
+/** Churn on generated checkpoints: every tick, create one, flip the Ready of another, delete one created before. */
+class Churn {
+  private timer: NodeJS.Timeout | undefined;
+  private created: string[] = [];
+  private next = 0;
+  events = 0;
+
+  constructor(private readonly api: FakeApi) {}
+
+  set(rate: number, count: number): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    if (rate <= 0 || count === 0) return;
+    const generated = generatedCheckpoints(count);
+    const perTick = rate / 100;
+    let owed = 0;
+    this.timer = setInterval(() => {
+      for (owed += perTick; owed >= 1; owed--) this.step(generated);
+    }, 10);
+  }
+
+  private step(generated: ReturnType<typeof generatedCheckpoints>): void {
+    const n = this.next++;
+    const kind = n % 3;
+    if (kind === 0) {
+      // A new checkpoint, as a kubelet completes one.
+      const object = JSON.parse(generated.text(n % generated.count, '0')) as JsonObject;
+      const metadata = object.metadata as JsonObject;
+      metadata.name = `churn-${n}`;
+      delete metadata.resourceVersion;
+      this.api.checkpoints.put(object);
+      this.created.push(`${typeof metadata.namespace === 'string' ? metadata.namespace : ''}/churn-${n}`);
+    } else if (kind === 1) {
+      // Ready flips on a generated one (never the checkpoint the reviews restore from).
+      const index = (n * 7919) % generated.count;
+      const object = this.api.checkpoints.get(generated.namespaceOf(index), `cp-${index}`);
+      if (object) {
+        const status = object.status as JsonObject;
+        const [ready] = status.conditions as JsonObject[];
+        if (ready) ready.status = ready.status === 'True' ? 'False' : 'True';
+        this.api.checkpoints.put(object);
+      }
+    } else {
+      const oldest = this.created.shift();
+      if (oldest) {
+        const [namespace = '', name = ''] = oldest.split('/');
+        this.api.checkpoints.remove(namespace, name);
+      }
+    }
+    this.events++;
+  }
 }
 
 export async function startInProcess(dir: string, mode: ApiAccessMode = 'in-cluster'): Promise<FakeApiHandle & { api: FakeApi }> {
   const api = await FakeApi.start({ tls: mode === 'in-cluster' });
   seed(api);
+  const churn = new Churn(api);
+  let generatedCount = 0;
   const access: ApiAccess =
     mode === 'in-cluster'
       ? { args: ['--service-account-dir', join(dir, 'serviceaccount')], env: await api.writeServiceAccount(join(dir, 'serviceaccount')) }
@@ -49,11 +114,35 @@ export async function startInProcess(dir: string, mode: ApiAccessMode = 'in-clus
     access,
     sarCount: async () => api.sarCount,
     setDelay: async (ms) => api.setDelay(ms),
-    close: () => api.close(),
+    generate: async (count) => {
+      generatedCount = count;
+      api.checkpoints.setGenerated(generatedCheckpoints(count));
+    },
+    churn: async (rate) => {
+      churn.set(rate, generatedCount);
+      return churn.events;
+    },
+    forceRelist: async () => {
+      // A write no watcher has seen, then compaction: every watch's resourceVersion is now too old.
+      api.nextResourceVersion();
+      api.checkpoints.compact();
+      api.checkpoints.dropWatches();
+    },
+    listCalls: async () => api.calls('podcheckpoints.list'),
+    close: () => {
+      churn.set(0, 0);
+      return api.close();
+    },
   };
 }
 
-type Ask = { op: 'sarCount' } | { op: 'setDelay'; ms: number };
+type Ask =
+  | { op: 'sarCount' }
+  | { op: 'setDelay'; ms: number }
+  | { op: 'generate'; count: number }
+  | { op: 'churn'; rate: number }
+  | { op: 'forceRelist' }
+  | { op: 'listCalls' };
 type Request = Ask & { id: number };
 type Reply = { id: number; value?: number } | { type: 'ready'; access: ApiAccess };
 
@@ -88,6 +177,10 @@ export async function startChild(dir: string, mode: ApiAccessMode, prefix: strin
     access,
     sarCount: async () => (await ask({ op: 'sarCount' })) ?? 0,
     setDelay: async (ms) => void (await ask({ op: 'setDelay', ms })),
+    generate: async (count) => void (await ask({ op: 'generate', count })),
+    churn: async (rate) => (await ask({ op: 'churn', rate })) ?? 0,
+    forceRelist: async () => void (await ask({ op: 'forceRelist' })),
+    listCalls: async () => (await ask({ op: 'listCalls' })) ?? 0,
     close: async () => {
       if (child.exitCode === null) child.kill('SIGTERM');
       await exited;
@@ -102,11 +195,23 @@ if (process.argv[1] && import.meta.filename === process.argv[1]) {
   if (!dir || !API_ACCESS_MODES.includes(mode as ApiAccessMode)) throw new Error(`usage: fake-api DIR ${API_ACCESS_MODES.join('|')}`);
   const handle = await startInProcess(dir, mode as ApiAccessMode);
   process.on('message', (request: Request) => {
-    if (request.op === 'sarCount') process.send?.({ id: request.id, value: handle.api.sarCount });
-    else {
-      handle.api.setDelay(request.ms);
-      process.send?.({ id: request.id });
-    }
+    const answer = async (): Promise<number | undefined> => {
+      switch (request.op) {
+        case 'sarCount':
+          return handle.sarCount();
+        case 'setDelay':
+          return void (await handle.setDelay(request.ms));
+        case 'generate':
+          return void (await handle.generate(request.count));
+        case 'churn':
+          return handle.churn(request.rate);
+        case 'forceRelist':
+          return void (await handle.forceRelist());
+        case 'listCalls':
+          return handle.listCalls();
+      }
+    };
+    void answer().then((value) => process.send?.({ id: request.id, ...(value !== undefined && { value }) }));
   });
   const stop = (): void => void handle.close().then(() => process.exit(0));
   process.once('SIGTERM', stop);

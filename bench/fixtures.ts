@@ -274,3 +274,60 @@ export function longQuantityUpdateBody(digitCount = 40_000): string {
   };
   return JSON.stringify(review({ operation: 'UPDATE', object: make(2, 'b'), oldObject: make(1, 'a') }));
 }
+
+/**
+ * `count` PodCheckpoints of about 11 KB each (the restore Pod's spec as template) across `namespaces`
+ * namespaces, made on demand from their index: cp-<i> in scale-<i % namespaces>. The JSON is built by
+ * splicing names into one pre-rendered text, so the fake API can stream 100,000 of them cheaply.
+ */
+export function generatedCheckpoints(count: number, namespaces = 1000) {
+  const template = JSON.stringify({ metadata: { labels: { app: 'shop' } }, spec: podSpec() });
+  const tail =
+    `,"spec":{"sourcePod":{"name":"checkout-7d9f8b6c5-x2x7z"},"timeoutSeconds":60},"status":{"nodeName":"${NODE}",` +
+    `"completionTime":"2026-01-01T00:00:00Z","conditions":[{"type":"Ready","status":"True","reason":"CheckpointCompleted"}],` +
+    `"checkpointedPodTemplate":${template}}}`;
+  const namespaceOf = (index: number): string => `scale-${index % namespaces}`;
+  return {
+    count,
+    resourceVersion: 1,
+    namespaceOf,
+    text: (index: number, resourceVersion: string): string =>
+      `{"apiVersion":"node.k8s.io/v1alpha1","kind":"PodCheckpoint","metadata":{"name":"cp-${index}","namespace":"${namespaceOf(index)}",` +
+      `"resourceVersion":"${resourceVersion}","uid":"00000000-0000-0000-0000-${String(index).padStart(12, '0')}"}${tail}`,
+    indexOf: (namespace: string, name: string): number | undefined => {
+      const match = /^cp-(\d+)$/.exec(name);
+      const index = match ? Number(match[1]) : Number.NaN;
+      return index >= 0 && index < count && namespaceOf(index) === namespace ? index : undefined;
+    },
+  };
+}
+
+export const SMALL_CHECKPOINT = 'ckpt-small';
+
+/** The spec of a one-container Pod (about 1 KB): with the review around it, a body of about 2 KB. */
+export function smallPodSpec(): JsonObject {
+  const spec = podSpec(2);
+  const [first] = spec.containers as JsonObject[];
+  return { ...spec, containers: first ? [first] : [], volumes: [] };
+}
+
+/** The small Pod restoring from SMALL_CHECKPOINT, pinned, as the validating webhook sees it. */
+export const smallRestoreBody = (): string =>
+  JSON.stringify(
+    review({
+      object: {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'small-restored', namespace: NAMESPACE, labels: { app: 'small' } },
+        spec: { ...smallPodSpec(), affinity: pinnedAffinity(), restoreFrom: { name: SMALL_CHECKPOINT } },
+      },
+    }),
+  );
+
+/** The PodCheckpoint the small restore Pod matches. */
+export function smallCheckpointObject(): JsonObject {
+  const object = checkpointObject();
+  (object.metadata as JsonObject).name = SMALL_CHECKPOINT;
+  (object.status as JsonObject).checkpointedPodTemplate = { metadata: { labels: { app: 'small' } }, spec: smallPodSpec() };
+  return object;
+}

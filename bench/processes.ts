@@ -117,6 +117,8 @@ export async function startWebhookProcess(options: {
   prefix?: string[];
   nodeFlags?: string[];
   main?: string;
+  /** How long to wait for /readyz (default 30 s; a list of 100,000 checkpoints takes longer). */
+  readyTimeoutMs?: number;
 }): Promise<ServerProcess & { metricsPort: number }> {
   const [port, metricsPort] = [await freePort(), await freePort()];
   const args = [
@@ -143,7 +145,7 @@ export async function startWebhookProcess(options: {
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + String(chunk)).slice(-4000);
   });
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + (options.readyTimeoutMs ?? 30_000);
   for (;;) {
     if (child.exitCode !== null) throw new Error(`restore-guard exited with ${child.exitCode}: ${stderr}`);
     if ((await httpStatus(metricsPort, '/readyz')) === 200) break;

@@ -53,6 +53,16 @@ export interface FakeApiOptions {
   tls?: boolean;
 }
 
+/** Objects made on demand from their index; see FakeResource.setGenerated. */
+export interface Generated {
+  count: number;
+  /** The resourceVersion every generated object carries (they all exist from the start). */
+  resourceVersion: number;
+  text(index: number, resourceVersion: string): string;
+  indexOf(namespace: string, name: string): number | undefined;
+  namespaceOf(index: number): string;
+}
+
 type EventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
 
 interface Watcher {
@@ -70,6 +80,16 @@ export class FakeResource {
   // Watches from a resourceVersion below this get 410 Gone, as after etcd compaction.
   private oldestRv = 0;
   readonly watchers = new Set<Watcher>();
+  /** The `limit` of every list request, in order (0 when none was given). */
+  readonly listLimits: number[] = [];
+  /** Written raw at the start of every watch, e.g. a malformed line (fault injection). */
+  watchPrelude: string | undefined;
+  /** Events kept for watches to resume from; older ones are forgotten (410 Gone), as after etcd compaction. */
+  maxHistory = 50_000;
+  // Objects made on demand from their index (the benchmark's 100,000 checkpoints), never all held.
+  private generated: Generated | undefined;
+  // Generated indexes replaced by a put (then held in `objects`) or deleted.
+  private readonly generatedGone = new Set<number>();
 
   constructor(
     private readonly api: FakeApi,
@@ -79,6 +99,25 @@ export class FakeResource {
     readonly kind: string,
     readonly namespaced: boolean,
   ) {}
+
+  /**
+   * Serves `count` objects made on demand: `text(i, resourceVersion)` is object i's JSON and `indexOf`
+   * finds i from a namespace and name. Lists stream them page by page; nothing is held per object.
+   */
+  setGenerated(generated: Generated): void {
+    this.generated = generated;
+    this.generatedGone.clear();
+  }
+
+  /** How many objects exist now (generated ones included). */
+  get count(): number {
+    return this.objects.size + (this.generated ? this.generated.count - this.generatedGone.size : 0);
+  }
+
+  private generatedIndex(namespace: string | undefined, name: string): number | undefined {
+    const index = this.generated?.indexOf(namespace ?? '', name);
+    return index === undefined || this.generatedGone.has(index) ? undefined : index;
+  }
 
   /** Creates or replaces an object (namespace defaults to "default" for namespaced resources). */
   put(input: JsonObject): JsonObject {
@@ -91,7 +130,9 @@ export class FakeResource {
     object.apiVersion ??= `${this.group}/${this.version}`;
     object.kind ??= this.kind;
     const key = this.keyOf(typeof metadata.namespace === 'string' ? metadata.namespace : undefined, metadata.name);
-    const existed = this.objects.has(key);
+    const generatedIndex = this.generatedIndex(typeof metadata.namespace === 'string' ? metadata.namespace : undefined, metadata.name);
+    if (generatedIndex !== undefined) this.generatedGone.add(generatedIndex);
+    const existed = this.objects.has(key) || generatedIndex !== undefined;
     const rv = this.api.nextResourceVersion();
     metadata.resourceVersion = String(rv);
     this.objects.set(key, object);
@@ -102,8 +143,13 @@ export class FakeResource {
   /** Deletes an object; for cluster-scoped resources pass only the name. */
   remove(namespaceOrName: string, name?: string): boolean {
     const key = name === undefined ? this.keyOf(undefined, namespaceOrName) : this.keyOf(namespaceOrName, name);
-    const object = this.objects.get(key);
-    if (!object) return false;
+    let object = this.objects.get(key);
+    if (!object) {
+      const index = name === undefined ? undefined : this.generatedIndex(namespaceOrName, name);
+      if (index === undefined || !this.generated) return false;
+      object = JSON.parse(this.generated.text(index, String(this.generated.resourceVersion))) as JsonObject;
+      this.generatedGone.add(index);
+    }
     this.objects.delete(key);
     const rv = this.api.nextResourceVersion();
     const gone = structuredClone(object);
@@ -113,7 +159,10 @@ export class FakeResource {
   }
 
   get(namespace: string | undefined, name: string): JsonObject | undefined {
-    return this.objects.get(this.keyOf(namespace, name));
+    const object = this.objects.get(this.keyOf(namespace, name));
+    if (object || !this.generated) return object;
+    const index = this.generatedIndex(namespace, name);
+    return index === undefined ? undefined : (JSON.parse(this.generated.text(index, String(this.generated.resourceVersion))) as JsonObject);
   }
 
   /** Forgets the event history: watches from any older resourceVersion get 410 Gone. */
@@ -137,8 +186,13 @@ export class FakeResource {
   }
 
   handleList(url: URL, namespace: string | undefined, res: ServerResponse): void {
+    if (this.generated) {
+      this.streamGeneratedList(url, namespace, res, this.generated).catch(() => res.destroy());
+      return;
+    }
     const all = this.list(namespace);
     const limit = Number(url.searchParams.get('limit') ?? '0');
+    this.listLimits.push(limit);
     const token = url.searchParams.get('continue');
     let start = 0;
     let rv = String(this.api.currentResourceVersion());
@@ -160,11 +214,56 @@ export class FakeResource {
     });
   }
 
+  /**
+   * A list page as kube-apiserver sends it, written item by item with backpressure: positions below
+   * the generated count are generated objects, the rest the stored ones. Never one giant response.
+   */
+  private async streamGeneratedList(url: URL, namespace: string | undefined, res: ServerResponse, generated: Generated): Promise<void> {
+    const limit = Number(url.searchParams.get('limit') ?? '0');
+    const token = url.searchParams.get('continue');
+    let start = 0;
+    let rv = String(this.api.currentResourceVersion());
+    if (token) {
+      const parsed: unknown = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+      if (isObject(parsed) && typeof parsed.start === 'number' && typeof parsed.rv === 'string') ({ start, rv } = parsed as { start: number; rv: string });
+    }
+    const stored = this.list(namespace);
+    const total = generated.count + stored.length;
+    const end = limit > 0 ? Math.min(total, start + limit) : total;
+    const metadata: JsonObject = { resourceVersion: rv };
+    if (end < total) metadata.continue = Buffer.from(JSON.stringify({ start: end, rv })).toString('base64url');
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    const head = JSON.stringify({ apiVersion: `${this.group}/${this.version}`, kind: `${this.kind}List`, metadata });
+    let pending = `${head.slice(0, -1)},"items":[`;
+    let first = true;
+    for (let position = start; position < end; position++) {
+      let text: string | undefined;
+      if (position < generated.count) {
+        if (this.generatedGone.has(position) || (namespace !== undefined && generated.namespaceOf(position) !== namespace)) continue;
+        text = generated.text(position, String(generated.resourceVersion));
+      } else {
+        const object = stored[position - generated.count];
+        if (object) text = JSON.stringify(object);
+      }
+      if (text === undefined) continue;
+      pending += first ? text : `,${text}`;
+      first = false;
+      if (pending.length >= 256 * 1024) {
+        const more = res.write(pending);
+        pending = '';
+        if (!more) await new Promise<void>((resolve) => res.once('drain', () => resolve()));
+        if (res.destroyed) return;
+      }
+    }
+    res.end(`${pending}]}`);
+  }
+
   handleWatch(url: URL, namespace: string | undefined, res: ServerResponse): void {
     const name = /^metadata\.name=(.+)$/.exec(url.searchParams.get('fieldSelector') ?? '')?.[1];
     const wanted = (object: JsonObject) => (namespace === undefined || namespaceOf(object) === namespace) && (name === undefined || nameOf(object) === name);
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
     res.flushHeaders();
+    if (this.watchPrelude !== undefined) res.write(this.watchPrelude);
     const param = url.searchParams.get('resourceVersion');
     const from = param === null || param === '' || param === '0' ? undefined : Number(param);
     if (from !== undefined && (Number.isNaN(from) || from < this.oldestRv)) {
@@ -208,6 +307,10 @@ export class FakeResource {
 
   private record(rv: number, type: EventType, object: JsonObject): void {
     this.history.push({ rv, type, object });
+    if (this.history.length > this.maxHistory) {
+      const dropped = this.history.splice(0, this.history.length - Math.floor(this.maxHistory / 2));
+      this.oldestRv = dropped[dropped.length - 1]?.rv ?? this.oldestRv;
+    }
     for (const watcher of this.watchers) {
       const inNamespace = watcher.namespace === undefined || watcher.namespace === namespaceOf(object);
       if (inNamespace && (watcher.name === undefined || watcher.name === nameOf(object))) send(watcher.res, type, object);

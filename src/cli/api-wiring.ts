@@ -61,12 +61,15 @@ function connect(client: ApiClient, options: ServeOptions, store: PolicyStore, l
     policySource = new ConfigMapPolicySource({ client, ...options.policyConfigMap, store, events, metrics, logger });
     policySource.start();
   }
-  const checkpointPort: CheckpointSource = { get: (namespace, name, deadline) => checkpoints.get(namespace, name, deadline) };
+  const checkpointPort: CheckpointSource = {
+    get: (namespace, name, deadline) => checkpoints.get(namespace, name, deadline),
+    withTemplate: (checkpoint, deadline) => checkpoints.withTemplate(checkpoint, deadline),
+  };
   return {
     ports: { authorizer, checkpoints: checkpointPort, runtimeClasses, namespaces },
     readiness: [
-      { name: 'podcheckpoints watch', ready: () => checkpoints.hasSynced() },
-      { name: 'runtimeclasses watch', ready: () => runtimeClasses.hasSynced() },
+      { name: 'podcheckpoints watch', ready: () => checkpoints.isFresh() },
+      { name: 'runtimeclasses watch', ready: () => runtimeClasses.isFresh() },
     ],
     stop: () => {
       policySource?.stop();

@@ -1,5 +1,6 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { LineSplitter } from './json-stream.js';
 
 /** How to reach the API server for the next request: a pooled agent and the auth headers. */
 export interface Transport {
@@ -141,6 +142,15 @@ export interface RequestOptions {
   query?: Query;
   body?: unknown;
   signal?: AbortSignal;
+  /** The answer may not be longer than this (default MAX_BODY_BYTES). */
+  maxBytes?: number;
+}
+
+export interface StreamOptions {
+  query?: Query;
+  signal?: AbortSignal;
+  /** Each piece of the answer's body as it arrives; may throw to abandon the answer. */
+  onChunk: (chunk: Buffer) => void;
 }
 
 export interface WatchOptions {
@@ -151,6 +161,28 @@ export interface WatchOptions {
   /** Called once the server has accepted the watch (HTTP 200). */
   onConnected?: () => void;
   onEvent: (type: string, object: unknown) => void;
+  /** A watch line may not be longer than this (default MAX_WATCH_LINE_BYTES). */
+  maxLineBytes?: number;
+  /**
+   * A line over the bound: its first bytes (HEAD_BYTES) and its length. The watch goes on; without
+   * this handler such a line ends it with an OversizedLineError.
+   */
+  onOversized?: (head: Buffer, bytes: number) => void;
+}
+
+/** A watch line that is not one JSON event: what it held cannot be known, only that it was missed. */
+export class MalformedLineError extends Error {
+  constructor(cause: unknown) {
+    super(`a watch line is not JSON: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'MalformedLineError';
+  }
+}
+
+export class OversizedLineError extends Error {
+  constructor(bytes: number) {
+    super(`a watch line of ${bytes} bytes is over the bound`);
+    this.name = 'OversizedLineError';
+  }
 }
 
 export class IdleTimeoutError extends Error {
@@ -160,8 +192,11 @@ export class IdleTimeoutError extends Error {
   }
 }
 
-// Caps an answer's body: a list page of 500 large objects stays well below it.
-const MAX_BODY_BYTES = 256 * 1024 * 1024;
+// Caps an answer read whole (SubjectAccessReviews, single objects): the API server stores no object
+// over about 1.5 MiB (etcd's request limit), so 16 MiB is far more than any honest answer.
+export const MAX_BODY_BYTES = 16 * 1024 * 1024;
+// Caps one watch event: one object and its envelope.
+export const MAX_WATCH_LINE_BYTES = 2 * 1024 * 1024;
 
 /**
  * A small JSON client for the few Kubernetes calls restore-guard makes, on node:http(s) with one
@@ -178,8 +213,36 @@ export class ApiClient {
   async request(method: 'GET' | 'POST', path: string, options: RequestOptions = {}): Promise<unknown> {
     const body = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
     const response = await this.open(method, path, options.query, body, options.signal);
-    const text = await readBody(response);
+    const text = await readBody(response, options.maxBytes ?? MAX_BODY_BYTES);
     return JSON.parse(text) as unknown;
+  }
+
+  /**
+   * A GET whose answer is handed over piece by piece as it arrives and never held whole (list pages).
+   * Resolves when the answer has ended; rejects when it fails, is cut short, or onChunk throws.
+   */
+  async stream(path: string, options: StreamOptions): Promise<void> {
+    const response = await this.open('GET', path, options.query, undefined, options.signal);
+    await new Promise<void>((resolve, reject) => {
+      response.on('data', (chunk: Buffer) => {
+        try {
+          options.onChunk(chunk);
+        } catch (err) {
+          response.destroy();
+          reject(err);
+          return;
+        }
+        // One piece per turn of the event loop: a relist of 100,000 objects takes seconds of CPU, and
+        // reviews must not wait behind the megabytes one socket read can deliver at once.
+        response.pause();
+        setImmediate(() => response.resume());
+      });
+      response.once('end', () => resolve());
+      response.on('error', reject);
+      response.once('close', () => {
+        if (!response.complete) reject(options.signal?.aborted ? options.signal.reason : new Error('the connection was closed before the answer was complete'));
+      });
+    });
   }
 
   /**
@@ -200,9 +263,11 @@ export class ApiClient {
     }
     options.onConnected?.();
     await new Promise<void>((resolve, reject) => {
-      let pending = '';
       let timer: NodeJS.Timeout | undefined;
+      let failed = false;
       const fail = (err: unknown): void => {
+        if (failed) return;
+        failed = true;
         clearTimeout(timer);
         response.destroy();
         reject(err);
@@ -212,30 +277,34 @@ export class ApiClient {
         timer = setTimeout(() => fail(new IdleTimeoutError(options.idleTimeoutMs)), options.idleTimeoutMs);
       };
       arm();
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => {
-        arm();
-        pending += chunk;
-        let newline = pending.indexOf('\n');
-        while (newline !== -1) {
-          const line = pending.slice(0, newline).trim();
-          pending = pending.slice(newline + 1);
-          newline = pending.indexOf('\n');
-          if (!line) continue;
+      const lines = new LineSplitter(
+        options.maxLineBytes ?? MAX_WATCH_LINE_BYTES,
+        (line) => {
+          if (failed) return;
           let event: unknown;
           try {
-            event = JSON.parse(line);
+            event = JSON.parse(line.toString('utf8'));
           } catch (err) {
-            fail(err);
+            fail(new MalformedLineError(err));
             return;
           }
           const type = isRecord(event) && typeof event.type === 'string' ? event.type : 'UNKNOWN';
           options.onEvent(type, isRecord(event) ? event.object : undefined);
-        }
+        },
+        (head, bytes) => {
+          if (failed) return;
+          if (options.onOversized) options.onOversized(head, bytes);
+          else fail(new OversizedLineError(bytes));
+        },
+      );
+      response.on('data', (chunk: Buffer) => {
+        arm();
+        lines.push(chunk);
       });
       response.once('end', () => {
         clearTimeout(timer);
-        resolve();
+        lines.end();
+        if (!failed) resolve();
       });
       response.on('error', fail);
       response.once('close', () => {
@@ -328,14 +397,14 @@ class StaleConnectionError extends Error {
   }
 }
 
-function readBody(response: IncomingMessage): Promise<string> {
+function readBody(response: IncomingMessage, maxBytes = MAX_BODY_BYTES): Promise<string> {
   return new Promise<string>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     response.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        response.destroy(new Error(`the answer is larger than ${MAX_BODY_BYTES} bytes`));
+      if (size > maxBytes) {
+        response.destroy(new Error(`the answer is larger than ${maxBytes} bytes`));
         return;
       }
       chunks.push(chunk);

@@ -8,9 +8,12 @@ import type { KubeLogger } from './logger.js';
 import { WatchCache, type WatchCacheOptions } from './watch-cache.js';
 
 /** Knobs of the underlying watch, for tests and tuning. */
-export type WatchTuning = Pick<WatchCacheOptions, 'backoff' | 'pageSize' | 'listTimeoutMs' | 'watchTimeoutSeconds' | 'watchIdleTimeoutMs'>;
+export type WatchTuning = Pick<
+  WatchCacheOptions,
+  'backoff' | 'pageSize' | 'listTimeoutMs' | 'watchTimeoutSeconds' | 'watchIdleTimeoutMs' | 'maxObjectBytes' | 'maxPageBytes' | 'staleAfterMs'
+>;
 
-export interface ObjectReaderOptions {
+export interface ObjectReaderOptions<T = JsonObject> {
   client: ApiClient;
   group: string;
   version: string;
@@ -19,24 +22,33 @@ export interface ObjectReaderOptions {
   metrics?: Metrics;
   logger?: KubeLogger;
   watch?: WatchTuning;
+  /** What the cache keeps of each object (default: all of it). */
+  compact?: (object: JsonObject) => T | undefined;
+  onKeyEvent?: (key: string) => void;
+  /** The bound of an object read with GET (default MAX_BODY_BYTES). */
+  maxGetBytes?: number;
 }
 
 /** Reads one resource from its watch cache, falling back to a direct GET bounded by the deadline. */
-export class CachedObjectReader {
-  readonly cache: WatchCache;
+export class CachedObjectReader<T = JsonObject> {
+  readonly cache: WatchCache<T>;
 
-  constructor(private readonly options: ObjectReaderOptions) {
-    const { client, group, version, plural, metrics, logger } = options;
-    this.cache = new WatchCache({ client, group, version, plural, metrics, logger, ...options.watch });
+  constructor(private readonly options: ObjectReaderOptions<T>) {
+    const { client, group, version, plural, metrics, logger, compact, onKeyEvent } = options;
+    this.cache = new WatchCache<T>({ client, group, version, plural, metrics, logger, compact, onKeyEvent, ...options.watch });
   }
 
-  /** From the cache when it has the object, else from the API server (undefined when it does not exist). */
-  async get(namespace: string, name: string, deadline: Deadline): Promise<unknown> {
-    if (this.cache.hasSynced()) {
+  /**
+   * From the cache when it is fresh and has the object, else from the API server (undefined when it
+   * does not exist): a cache whose watch cannot resume is not trusted past its staleness bound.
+   */
+  async get(namespace: string, name: string, deadline: Deadline): Promise<T | JsonObject | undefined> {
+    if (this.cache.isFresh()) {
       const cached = this.cache.get(namespace, name);
-      if (cached) return cached;
+      if (cached !== undefined) return cached;
     }
-    // A miss may be an object created a moment ago whose watch event has not arrived yet.
+    // A miss may be an object created a moment ago whose watch event has not arrived yet, or one over
+    // the size bound that the cache does not hold.
     return this.read(namespace, name, deadline);
   }
 
@@ -47,7 +59,8 @@ export class CachedObjectReader {
     const scope = namespaced ? `namespaces/${encodeURIComponent(namespace)}/` : '';
     const path = `/apis/${group}/${version}/${scope}${plural}/${encodeURIComponent(name)}`;
     try {
-      const object = await callWithDeadline(deadline, what, (signal) => client.request('GET', path, { signal }));
+      const maxBytes = this.options.maxGetBytes;
+      const object = await callWithDeadline(deadline, what, (signal) => client.request('GET', path, { signal, ...(maxBytes !== undefined && { maxBytes }) }));
       if (!isObject(object)) {
         throw new DependencyError('server-error', `${what}: the API server answered with something not an object`);
       }
@@ -78,8 +91,8 @@ export class CachedObjectReader {
 }
 
 /** The lifecycle every cache-backed source shares: start, stop and sync of its reader's watch. */
-export abstract class WatchedSource {
-  protected constructor(protected readonly reader: CachedObjectReader) {}
+export abstract class WatchedSource<T = JsonObject> {
+  protected constructor(protected readonly reader: CachedObjectReader<T>) {}
 
   start(): void {
     this.reader.start();
@@ -93,12 +106,17 @@ export abstract class WatchedSource {
     return this.reader.cache.hasSynced();
   }
 
+  /** Synced, and its watch works or has not been failing for longer than the staleness bound. */
+  isFresh(): boolean {
+    return this.reader.cache.isFresh();
+  }
+
   waitForSync(signal?: AbortSignal): Promise<void> {
     return this.reader.cache.waitForSync(signal);
   }
 
   /** The underlying cache (diagnostics, tests). */
-  get cache(): WatchCache {
+  get cache(): WatchCache<T> {
     return this.reader.cache;
   }
 }

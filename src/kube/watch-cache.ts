@@ -1,10 +1,11 @@
 import type { Metrics } from '../observability/metrics.js';
-import { arrayAt, isObject, stringAt, type JsonObject } from '../common/json.js';
+import { isObject, stringAt, type JsonObject } from '../common/json.js';
 import { httpStatusOf, networkCode } from './api-call.js';
-import { IdleTimeoutError, type ApiClient } from './api-client.js';
+import { IdleTimeoutError, MalformedLineError, MAX_WATCH_LINE_BYTES, type ApiClient } from './api-client.js';
+import { ListScanner, peekStrings } from './json-stream.js';
 import { silentLogger, type KubeLogger } from './logger.js';
 
-export interface WatchCacheOptions {
+export interface WatchCacheOptions<T = JsonObject> {
   client: ApiClient;
   /** API group; must not be empty (the core group is not served under /apis). */
   group: string;
@@ -34,6 +35,20 @@ export interface WatchCacheOptions {
   };
   /** Called whenever the cached objects change (after a list, and after each event that changes one). */
   onChange?: () => void;
+  /**
+   * What is kept of each object (default: all of it). Called as each list item or watch event is
+   * parsed, so what is not kept is garbage at once; undefined keeps nothing of that object.
+   */
+  compact?: (object: JsonObject) => T | undefined;
+  /** Called with the key of every object a watch event touched (changed, deleted, or too large to keep). */
+  onKeyEvent?: (key: string) => void;
+  /** The bound of one object in a list page and of one watch line; over it the object is not cached. */
+  maxObjectBytes?: number;
+  /** The bound of one list page, which is read item by item and never held whole. */
+  maxPageBytes?: number;
+  /** After failing to list or watch for this long, the cache no longer counts as fresh (see isFresh). */
+  staleAfterMs?: number;
+  now?: () => number;
 }
 
 /** How one watch ended: cleanly (error undefined), by the idle timeout, by a failure, or expired. */
@@ -51,8 +66,17 @@ interface WatchOutcome {
  * untyped so fields that typed models do not know (RuntimeClass.podCheckpoint) survive.
  * While the API server is away the last known objects stay served; readers decide what stale means.
  */
-export class WatchCache {
-  private objects = new Map<string, JsonObject>();
+export class WatchCache<T = JsonObject> {
+  private objects = new Map<string, T>();
+  // Since when listing or watching has been failing (undefined: it works).
+  private failingSince: number | undefined;
+  // When the current watch was accepted by the server, while it runs.
+  private watchConnectedAt: number | undefined;
+  private readonly maxObjectBytes: number;
+  private readonly maxPageBytes: number;
+  private readonly staleAfterMs: number;
+  private readonly now: () => number;
+  private readonly compact: (object: JsonObject) => T | undefined;
   private resourceVersion = '';
   private synced = false;
   private started = false;
@@ -70,7 +94,13 @@ export class WatchCache {
   private wake: (() => void) | undefined;
   private readonly syncWaiters = new Set<{ resolve: () => void; reject: (err: unknown) => void }>();
 
-  constructor(private readonly options: WatchCacheOptions) {
+  constructor(private readonly options: WatchCacheOptions<T>) {
+    this.maxObjectBytes = options.maxObjectBytes ?? MAX_WATCH_LINE_BYTES;
+    this.maxPageBytes = options.maxPageBytes ?? 256 * 1024 * 1024;
+    this.staleAfterMs = options.staleAfterMs ?? 30_000;
+    this.now = options.now ?? Date.now;
+    // Without a compaction every object is kept whole (T is then JsonObject).
+    this.compact = options.compact ?? ((object) => object as T);
     if (!options.group && !options.source) throw new Error('WatchCache needs an API group or its own source (the core group is not under /apis)');
     this.path = options.source?.path ?? `/apis/${options.group}/${options.version}/${options.plural}`;
     this.logger = options.logger ?? silentLogger;
@@ -134,8 +164,26 @@ export class WatchCache {
     });
   }
 
+  /**
+   * Whether the cache shows what the API server holds, as of moments ago: it has listed, and its watch
+   * works or has failed for less than staleAfterMs. While a relist runs after a 410 the previous state
+   * stays fresh (it is what the watch delivered); a watch that cannot resume (refused, malformed lines,
+   * the server away) makes it stale after the bound, and readers then read from the API server.
+   */
+  isFresh(): boolean {
+    if (!this.synced) return false;
+    if (this.failingSince === undefined) return true;
+    const now = this.now();
+    // A watch that has stayed connected for a while has proven the way back.
+    if (this.watchConnectedAt !== undefined && now - this.watchConnectedAt >= HEALTHY_WATCH_MS) {
+      this.failingSince = undefined;
+      return true;
+    }
+    return now - this.failingSince < this.staleAfterMs;
+  }
+
   /** The object, or undefined; `namespace` is '' for cluster-scoped resources. */
-  get(namespace: string, name: string): JsonObject | undefined {
+  get(namespace: string, name: string): T | undefined {
     return this.objects.get(keyOf(namespace, name));
   }
 
@@ -159,6 +207,7 @@ export class WatchCache {
           relist = false;
         } catch (err) {
           if (this.stopped) return;
+          this.failingSince ??= this.now();
           failures++;
           const delay = this.backoff(failures);
           this.logger.warn({ resource: this.resource, err: describe(err), attempt: failures, retryInMs: delay }, 'list failed; retrying');
@@ -171,8 +220,19 @@ export class WatchCache {
       if (this.stopped) return;
       this.options.metrics?.watchRestarts.inc({ resource: this.options.plural });
       const worked = outcome.connected && (outcome.events > 1 || outcome.lastedMs >= HEALTHY_WATCH_MS);
-      if (worked) failures = 0;
-      else failures++;
+      if (worked) {
+        failures = 0;
+        this.failingSince = undefined;
+      } else failures++;
+      if (!worked && (outcome.error !== undefined || outcome.expired === undefined)) this.failingSince ??= this.now();
+      if (outcome.error instanceof MalformedLineError) {
+        // The line could not be read, so which object it changed is unknown: resuming from the same
+        // resourceVersion would meet it again. Only a fresh list catches up past it.
+        this.logger.warn({ resource: this.resource, err: messageOf(outcome.error), attempt: failures }, 'malformed watch line; relisting');
+        relist = true;
+        await this.sleep(this.backoff(failures));
+        continue;
+      }
 
       const gone = outcome.expired ?? (httpStatusOf(outcome.error) === 410 ? 'HTTP 410' : undefined);
       if (gone !== undefined) {
@@ -196,43 +256,83 @@ export class WatchCache {
   }
 
   private async relist(): Promise<void> {
-    const objects = new Map<string, JsonObject>();
+    // The new map is built beside the old one, which keeps serving reviews until the swap; it holds only
+    // what `compact` keeps, so the two together stay small.
+    const objects = new Map<string, T>();
     let resourceVersion: string;
-    let continueToken: string | undefined;
+    let skipped = 0;
     if (this.options.source) {
       const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(this.listTimeoutMs)]);
       const listed = await this.options.source.list(signal);
-      for (const item of listed.items) {
-        const key = keyOfObject(item);
-        if (key) objects.set(key, item);
-      }
+      for (const item of listed.items) this.keep(objects, item);
       resourceVersion = listed.resourceVersion;
-    } else
+    } else {
+      let continueToken: string | undefined;
       do {
         const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(this.listTimeoutMs)]);
-        const page = await this.options.client.request('GET', this.path, {
+        const scanner = new ListScanner(
+          this.maxObjectBytes,
+          (item) => this.keep(objects, JSON.parse(item.toString('utf8'))),
+          (head, bytes) => {
+            skipped++;
+            this.oversized(head, bytes, 'listed');
+          },
+          this.maxPageBytes,
+        );
+        await this.options.client.stream(this.path, {
           query: { limit: this.pageSize, continue: continueToken },
           signal,
+          onChunk: (chunk) => scanner.push(chunk),
         });
-        for (const item of arrayAt(page, 'items') ?? []) {
-          const key = keyOfObject(item);
-          if (key && isObject(item)) objects.set(key, item);
-        }
-        resourceVersion = stringAt(page, 'metadata', 'resourceVersion') ?? '';
-        continueToken = stringAt(page, 'metadata', 'continue') || undefined;
+        const page = scanner.end();
+        this.options.metrics?.listPages.inc({ resource: this.options.plural });
+        resourceVersion = page.resourceVersion;
+        continueToken = page.continue;
       } while (continueToken && !this.stopped);
+    }
     if (this.stopped) return;
 
     // Swap at once: readers see the old state or the new one, never half a list.
     this.objects = objects;
     this.resourceVersion = resourceVersion;
-    this.logger.info({ resource: this.resource, count: objects.size, resourceVersion }, 'listed');
+    this.logger.info({ resource: this.resource, count: objects.size, skipped, resourceVersion }, 'listed');
     this.options.onChange?.();
     if (!this.synced) {
       this.synced = true;
       for (const waiter of this.syncWaiters) waiter.resolve();
       this.syncWaiters.clear();
     }
+  }
+
+  private keep(objects: Map<string, T>, item: unknown): void {
+    const key = keyOfObject(item);
+    if (!key || !isObject(item)) return;
+    const kept = this.compact(item);
+    if (kept !== undefined) objects.set(key, kept);
+  }
+
+  /**
+   * An object over the bound: logged, never cached, and dropped from the cache if an older version was
+   * there, so readers GET it when they need it. Returns false when not even its name can be read.
+   */
+  private oversized(head: Buffer, bytes: number, where: 'listed' | 'watched'): boolean {
+    const prefix = where === 'watched' ? 'object.' : '';
+    const found = peekStrings(head, [`${prefix}metadata.name`, `${prefix}metadata.namespace`, `${prefix}metadata.resourceVersion`, 'type']);
+    const name = found.get(`${prefix}metadata.name`);
+    const namespace = found.get(`${prefix}metadata.namespace`) ?? '';
+    this.options.metrics?.oversizedObjects.inc({ resource: this.options.plural });
+    this.logger.warn(
+      { resource: this.resource, object: name ? keyOf(namespace, name) : 'unknown', bytes, bound: this.maxObjectBytes, where },
+      'object over the size bound is not cached; it is read from the API server when needed',
+    );
+    if (where === 'listed' || !name) return name !== undefined;
+    const key = keyOf(namespace, name);
+    this.objects.delete(key);
+    this.options.onKeyEvent?.(key);
+    this.options.onChange?.();
+    const resourceVersion = found.get(`${prefix}metadata.resourceVersion`);
+    if (resourceVersion) this.resourceVersion = resourceVersion;
+    return true;
   }
 
   private async watchOnce(): Promise<WatchOutcome> {
@@ -254,8 +354,19 @@ export class WatchCache {
         signal: AbortSignal.any([this.stopController.signal, controller.signal]),
         // Quiet resources send a bookmark about every minute; this still catches dead connections.
         idleTimeoutMs: this.watchIdleTimeoutMs,
+        maxLineBytes: this.maxObjectBytes,
+        onOversized: (head, bytes) => {
+          if (expired !== undefined || this.stopped) return;
+          events++;
+          // Unnamed, it cannot be dropped from the cache: end this watch as if the line were malformed.
+          if (!this.oversized(head, bytes, 'watched')) {
+            error = new MalformedLineError(new Error(`an unnamed watch line of ${bytes} bytes`));
+            controller.abort();
+          }
+        },
         onConnected: () => {
           connected = true;
+          this.watchConnectedAt = this.now();
         },
         onEvent: (type, object) => {
           if (expired !== undefined || this.stopped) return;
@@ -263,10 +374,13 @@ export class WatchCache {
           this.options.metrics?.watchEvents.inc({ resource: this.options.plural, type });
           expired = this.apply(type, object);
           if (expired !== undefined) controller.abort();
+          else this.failingSince = undefined;
         },
       });
     } catch (err) {
-      if (expired === undefined) error = err;
+      if (expired === undefined) error ??= err;
+    } finally {
+      this.watchConnectedAt = undefined;
     }
     return { expired, error, connected, events, lastedMs: performance.now() - startedAt };
   }
@@ -278,13 +392,21 @@ export class WatchCache {
       case 'ADDED':
       case 'MODIFIED': {
         const key = keyOfObject(object);
-        if (key && isObject(object)) this.objects.set(key, object);
+        if (key && isObject(object)) {
+          const kept = this.compact(object);
+          if (kept !== undefined) this.objects.set(key, kept);
+          else this.objects.delete(key);
+          this.options.onKeyEvent?.(key);
+        }
         this.options.onChange?.();
         break;
       }
       case 'DELETED': {
         const key = keyOfObject(object);
-        if (key) this.objects.delete(key);
+        if (key) {
+          this.objects.delete(key);
+          this.options.onKeyEvent?.(key);
+        }
         this.options.onChange?.();
         break;
       }
@@ -326,7 +448,7 @@ export class WatchCache {
 // A watch that lasted this long counts as having worked, even without events.
 const HEALTHY_WATCH_MS = 1000;
 
-function keyOf(namespace: string, name: string): string {
+export function keyOf(namespace: string, name: string): string {
   return `${namespace}/${name}`;
 }
 

@@ -13,6 +13,12 @@ export interface Metrics {
   apiCalls: Counter<'resource' | 'result'>;
   watchEvents: Counter<'resource' | 'type'>;
   watchRestarts: Counter<'resource'>;
+  /** List pages read (a relist at scale reads many; each is bounded). */
+  listPages: Counter<'resource'>;
+  /** Objects over the size bound in a list or a watch: not cached, read with GET when needed. */
+  oversizedObjects: Counter<'resource'>;
+  /** Captured templates of PodCheckpoints read for a review: from the bounded cache (hit) or with a GET (miss). */
+  templateReads: Counter<'result'>;
   policyGeneration: Gauge;
   /** notAfter of the serving certificate in use, in Unix seconds (alert well before it comes). */
   servingCertificateExpiry: Gauge;
@@ -85,6 +91,24 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: 'restore_guard_watch_events_total',
       help: 'Watch events received, by resource and type.',
       labelNames: ['resource', 'type'],
+      registers,
+    }),
+    listPages: new Counter({
+      name: 'restore_guard_list_pages_total',
+      help: 'List pages read, by resource.',
+      labelNames: ['resource'],
+      registers,
+    }),
+    oversizedObjects: new Counter({
+      name: 'restore_guard_oversized_objects_total',
+      help: 'Objects over the size bound in a list or watch, not cached, by resource.',
+      labelNames: ['resource'],
+      registers,
+    }),
+    templateReads: new Counter({
+      name: 'restore_guard_checkpoint_template_reads_total',
+      help: 'Captured templates read for a validating review, by result (hit: from the bounded cache; miss: GET).',
+      labelNames: ['result'],
       registers,
     }),
     watchRestarts: new Counter({

@@ -203,6 +203,9 @@ export const VALIDATION_CHECKS: readonly CreateCheck[] = [
   specEquality,
 ];
 
+/** The validating checks before the captured template is needed: they run on the cached record alone. */
+export const BEFORE_TEMPLATE: readonly CreateCheck[] = VALIDATION_CHECKS.slice(0, VALIDATION_CHECKS.indexOf(template));
+
 /** The checks at the head of a list that read only the Pod: they run before any outbound call. */
 export function podOnlyPrefix(checks: readonly CreateCheck[]): readonly PodCheck[] {
   const prefix: PodCheck[] = [];

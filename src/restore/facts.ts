@@ -108,3 +108,25 @@ export async function gatherCreateFacts(
     return policy.failureMode === 'open' ? failOpen(denial) : denial;
   }
 }
+
+/**
+ * The facts with the checkpoint's captured template, read only now: after authorization and after
+ * every check that needs no template has passed. The read may return a newer checkpoint than the
+ * gathered one (its fields then win, and the caller re-runs every check) or none (deleted meanwhile).
+ */
+export async function withCheckpointTemplate(ports: RestorePorts, facts: CreateFacts, deadline: Deadline): Promise<CreateFacts | RestoreDecision> {
+  const { checkpoint } = facts;
+  if (!checkpoint || checkpoint.template || !ports.checkpoints.withTemplate) return facts;
+  try {
+    if (deadline.remainingMs() <= 0) throw new DependencyError('timeout', 'the time kube-apiserver allows for this review ran out');
+    const complete = await ports.checkpoints.withTemplate(checkpoint, deadline);
+    const next: CreateFacts = { ...facts };
+    if (complete) next.checkpoint = complete;
+    else delete next.checkpoint;
+    return next;
+  } catch (error) {
+    if (!(error instanceof DependencyError)) throw error;
+    const denial = denials.dependency(error.failure, error.message, 'checkpoint lookup', facts.access);
+    return facts.policy.failureMode === 'open' ? failOpen(denial) : denial;
+  }
+}

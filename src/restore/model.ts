@@ -19,6 +19,8 @@ export interface PodCheckpoint {
   /** `status.checkpointedPodTemplate` (a PodTemplateSpec). */
   template?: JsonObject;
   completionTime?: string;
+  /** metadata.resourceVersion: which version of the checkpoint this is (ties a template to its record). */
+  resourceVersion?: string;
 }
 
 export interface RuntimeClassInfo {

@@ -22,8 +22,17 @@ export interface Authorizer {
 }
 
 export interface CheckpointSource {
-  /** undefined when the checkpoint does not exist. Throws DependencyError on API failure. */
+  /**
+   * undefined when the checkpoint does not exist. Throws DependencyError on API failure. The answer may
+   * lack the captured template (a cached record): `withTemplate` completes it.
+   */
   get(namespace: string, name: string, deadline: Deadline): Promise<PodCheckpoint | undefined>;
+  /**
+   * The checkpoint with its captured template, as of now or later than `checkpoint` (it may come from a
+   * newer read, whose other fields then win); undefined when it no longer exists. Absent: `get` always
+   * answers with the template.
+   */
+  withTemplate?(checkpoint: PodCheckpoint, deadline: Deadline): Promise<PodCheckpoint | undefined>;
 }
 
 export interface RuntimeClassSource {

@@ -1,8 +1,8 @@
 import type { Deadline } from '../admission/deadline.js';
 import type { Policy } from '../policy/policy.js';
-import { decideValidation, podOnlyPrefix, runChecks, VALIDATION_CHECKS } from './create-checks.js';
+import { BEFORE_TEMPLATE, decideValidation, podOnlyPrefix, runChecks, VALIDATION_CHECKS } from './create-checks.js';
 import { RestoreDecider, type RestoreCreate } from './decider.js';
-import { annotated, gatherCreateFacts, restoreAccess } from './facts.js';
+import { annotated, gatherCreateFacts, restoreAccess, withCheckpointTemplate } from './facts.js';
 import type { RestoreDecision } from './messages.js';
 import type { RestoreReview } from './scope.js';
 import { decideUpdate } from './update-rules.js';
@@ -23,7 +23,12 @@ export class RestoreValidator extends RestoreDecider {
     const { request, namespace, ref } = review;
     const early = runChecks(BEFORE_ANY_CALL, { pod: request.object, policy });
     if ('outcome' in early) return annotated(early, restoreAccess(policy, namespace, ref));
-    const facts = await gatherCreateFacts(this.ports, request, namespace, ref, policy, deadline, true);
+    const gathered = await gatherCreateFacts(this.ports, request, namespace, ref, policy, deadline, true);
+    if ('outcome' in gathered) return gathered;
+    // The template is read only when a review gets that far: a denial before it costs no read.
+    const before = runChecks(BEFORE_TEMPLATE, gathered);
+    if ('outcome' in before) return decideValidation(gathered);
+    const facts = await withCheckpointTemplate(this.ports, gathered, deadline);
     return 'outcome' in facts ? facts : decideValidation(facts);
   }
 }
