@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { toPodCheckpoint } from '../../src/restore/checkpoint.js';
+import { compactCheckpoint, toPodCheckpoint } from '../../src/restore/checkpoint.js';
 
 const raw = (status: Record<string, unknown>) => ({ metadata: { name: 'c', namespace: 'team-a' }, status });
 
@@ -52,5 +52,42 @@ describe('toPodCheckpoint', () => {
     expect(toPodCheckpoint(raw({ conditions: [{ type: 'Other', status: 'True' }] }))).toMatchObject({ ready: false, notReadyReason: 'no Ready condition yet' });
     expect(toPodCheckpoint(raw({ conditions: [{ type: 'Ready', status: false }] }))).toMatchObject({ ready: false, notReadyReason: 'Ready=false' });
     expect(toPodCheckpoint(raw({ conditions: [{ type: 'Ready', status: ['True'] }] }))).toMatchObject({ ready: false, notReadyReason: 'Ready=["True"]' });
+  });
+});
+
+describe('compactCheckpoint', () => {
+  const full = {
+    metadata: { name: 'c', namespace: 'team-a', resourceVersion: '42' },
+    status: {
+      nodeName: 'n',
+      completionTime: 't',
+      checkpointedPodTemplate: { spec: { containers: [{ name: 'x', image: 'y'.repeat(1000) }] } },
+      conditions: [{ type: 'Ready', status: 'False', reason: 'CheckpointInProgress' }],
+    },
+  };
+
+  it('keeps what a review reads before the template, in one fixed shape, and never the template', () => {
+    expect(compactCheckpoint(full)).toStrictEqual({
+      namespace: 'team-a',
+      name: 'c',
+      nodeName: 'n',
+      ready: false,
+      notReadyReason: 'CheckpointInProgress',
+      completionTime: 't',
+      resourceVersion: '42',
+    });
+    const bare = compactCheckpoint({ metadata: { name: 'c', namespace: 'team-a' }, status: { conditions: [{ type: 'Ready', status: 'True' }] } });
+    expect(Object.keys(bare ?? {})).toEqual(['namespace', 'name', 'nodeName', 'ready', 'notReadyReason', 'completionTime', 'resourceVersion']);
+    expect(bare).toMatchObject({ ready: true, nodeName: undefined, notReadyReason: undefined, resourceVersion: undefined });
+  });
+
+  it('refuses an object without a name', () => {
+    expect(compactCheckpoint({ metadata: { namespace: 'team-a' } })).toBeUndefined();
+  });
+
+  it('reads the template too when asked for the whole checkpoint, and leaves it out on request', () => {
+    expect(toPodCheckpoint(full)?.template).toEqual(full.status.checkpointedPodTemplate);
+    expect(toPodCheckpoint(full, { template: false })?.template).toBeUndefined();
+    expect(toPodCheckpoint(full)?.resourceVersion).toBe('42');
   });
 });

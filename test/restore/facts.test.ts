@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { JsonObject } from '../../src/common/json.js';
 import { defaultPolicy, type Policy } from '../../src/policy/policy.js';
-import { annotated, gatherCreateFacts, runtimeClassToRead, type CreateFacts } from '../../src/restore/facts.js';
+import { annotated, gatherCreateFacts, runtimeClassToRead, withCheckpointTemplate, type CreateFacts } from '../../src/restore/facts.js';
 import { denials, type RestoreDecision } from '../../src/restore/messages.js';
 import type { RestoreRef } from '../../src/restore/model.js';
 import { DependencyError } from '../../src/restore/ports.js';
@@ -124,5 +124,76 @@ describe('gatherCreateFacts', () => {
     expect(decision.outcome).toBe('timeout');
     expect(decision.status?.message).toContain(': the time kube-apiserver allows for this review ran out. The restore is denied');
     expect(fake.calls).toEqual([]);
+  });
+});
+
+describe('withCheckpointTemplate', () => {
+  const pod = restorePod({ spec: { affinity: pinnedAffinity() } });
+  const factsWith = (checkpoint: CreateFacts['checkpoint'], policy: Policy = defaultPolicy()): CreateFacts => ({
+    pod,
+    ref: noOptions,
+    user: createRequest(pod).userInfo,
+    access: restoreAccessTo('ckpt'),
+    authorization: { allowed: true, reason: '' },
+    ...(checkpoint ? { checkpoint } : {}),
+    policy,
+    now: 0,
+  });
+  const record = () => {
+    const { template: _template, ...rest } = readyCheckpoint();
+    return rest;
+  };
+  let fake: FakePorts;
+  beforeEach(() => {
+    fake = new FakePorts();
+    fake.checkpoints.set('team-a/ckpt', readyCheckpoint({ nodeName: 'newer-node' }));
+  });
+
+  it('completes a record with the template, and the newer read wins', async () => {
+    const completed = await withCheckpointTemplate(fake.ports(), factsWith(record()), deadlineIn(1000));
+    expect('outcome' in completed).toBe(false);
+    expect((completed as CreateFacts).checkpoint).toEqual(readyCheckpoint({ nodeName: 'newer-node' }));
+    expect(fake.calls).toEqual(['template team-a/ckpt']);
+  });
+
+  it('reads nothing when the checkpoint already has its template, is missing, or the port reads whole checkpoints', async () => {
+    const whole = factsWith(readyCheckpoint());
+    expect(await withCheckpointTemplate(fake.ports(), whole, deadlineIn(1000))).toBe(whole);
+    const missing = factsWith(undefined);
+    expect(await withCheckpointTemplate(fake.ports(), missing, deadlineIn(1000))).toBe(missing);
+    const ports = fake.ports();
+    const plain = { ...ports, checkpoints: { get: ports.checkpoints.get } };
+    const facts = factsWith(record());
+    expect(await withCheckpointTemplate(plain, facts, deadlineIn(1000))).toBe(facts);
+    expect(fake.calls).toEqual([]);
+  });
+
+  it('drops the checkpoint when it no longer exists', async () => {
+    fake.checkpoints.clear();
+    const completed = (await withCheckpointTemplate(fake.ports(), factsWith(record()), deadlineIn(1000))) as CreateFacts;
+    expect('checkpoint' in completed).toBe(false);
+  });
+
+  it('denies the checkpoint lookup when the read fails or the deadline is spent, and fails open only when the policy says so', async () => {
+    fake.failure = new DependencyError('unreachable', 'connection refused');
+    const denied = (await withCheckpointTemplate(fake.ports(), factsWith(record()), deadlineIn(1000))) as RestoreDecision;
+    expect(denied).toEqual(denials.dependency('unreachable', 'connection refused', 'checkpoint lookup', restoreAccessTo('ckpt')));
+    const open = (await withCheckpointTemplate(
+      fake.ports(),
+      factsWith(record(), { ...defaultPolicy(), failureMode: 'open' }),
+      deadlineIn(1000),
+    )) as RestoreDecision;
+    expect(open).toMatchObject({ allowed: true, outcome: 'fail-open', failedOpen: true });
+    fake.failure = undefined;
+    const before = fake.calls.length;
+    const late = (await withCheckpointTemplate(fake.ports(), factsWith(record()), deadlineIn(0))) as RestoreDecision;
+    expect(late).toMatchObject({ allowed: false, outcome: 'timeout', status: { code: 504 } });
+    expect(late.status?.message).toContain('the time kube-apiserver allows for this review ran out');
+    expect(fake.calls.length).toBe(before);
+  });
+
+  it('lets an unexpected error through', async () => {
+    fake.failure = new TypeError('bug');
+    await expect(withCheckpointTemplate(fake.ports(), factsWith(record()), deadlineIn(1000))).rejects.toThrow('bug');
   });
 });

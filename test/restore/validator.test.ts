@@ -1,4 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
+import { DependencyError } from '../../src/restore/ports.js';
 import { RestoreValidator } from '../../src/restore/validator.js';
 import { deadlineIn } from '../support/deadlines.js';
 import { createRequest, NODE, pinnedAffinity, podSpec, readyCheckpoint, restorePod } from '../support/fixtures.js';
@@ -33,5 +34,44 @@ describe('RestoreValidator', () => {
   it('denies restore options when their RuntimeClass does not exist', async () => {
     const pod = restorePod({ checkpoint: { name: 'ckpt', options: { tcp: 'close' } }, spec: { affinity: pinnedAffinity(), runtimeClassName: 'gvisor' } });
     expect((await validator.decide(createRequest(pod), deadlineIn(1000))).outcome).toBe('runtime-class-not-found');
+  });
+
+  describe('with a cache of compact records (the template read on demand)', () => {
+    const pinned = () => restorePod({ spec: { affinity: pinnedAffinity() } });
+    beforeEach(() => {
+      fake.compact = true;
+    });
+
+    it('reads the template once the checks before it pass, and allows', async () => {
+      const decision = await validator.decide(createRequest(pinned()), deadlineIn(1000));
+      expect(decision.outcome).toBe('restore-allowed');
+      expect(fake.calls).toEqual(['authorize alice team-a/ckpt', 'checkpoint team-a/ckpt', 'template team-a/ckpt']);
+    });
+
+    it('reads no template for an unauthorized requester, nor for a checkpoint a check before it refuses', async () => {
+      fake.grants.clear();
+      expect((await validator.decide(createRequest(pinned()), deadlineIn(1000))).outcome).toBe('unauthorized');
+      fake.grants.add('alice/team-a/ckpt');
+      fake.checkpoints.set('team-a/ckpt', readyCheckpoint({ ready: false, notReadyReason: 'CheckpointInProgress' }));
+      expect((await validator.decide(createRequest(pinned()), deadlineIn(1000))).outcome).toBe('checkpoint-not-ready');
+      expect(fake.calls.filter((c) => c.startsWith('template'))).toEqual([]);
+    });
+
+    it('denies, naming the checkpoint lookup, when the template cannot be read', async () => {
+      const ports = fake.ports();
+      const failing = new RestoreValidator({
+        ...ports,
+        checkpoints: { ...ports.checkpoints, withTemplate: async () => Promise.reject(new DependencyError('unreachable', 'connection refused')) },
+      });
+      const decision = await failing.decide(createRequest(pinned()), deadlineIn(1000));
+      expect(decision).toMatchObject({ allowed: false, outcome: 'unreachable', status: { code: 503 } });
+      expect(decision.status?.message).toContain('checkpoint lookup');
+    });
+
+    it('denies as not found when the checkpoint is gone by the time its template is read', async () => {
+      const ports = fake.ports();
+      const gone = new RestoreValidator({ ...ports, checkpoints: { ...ports.checkpoints, withTemplate: async () => undefined } });
+      expect((await gone.decide(createRequest(pinned()), deadlineIn(1000))).outcome).toBe('checkpoint-not-found');
+    });
   });
 });

@@ -11,6 +11,8 @@ export class FakePorts {
   readonly runtimeClasses = new Map<string, RuntimeClassInfo>();
   /** Namespace labels by namespace; a namespace not listed does not exist. */
   readonly namespaceLabels = new Map<string, Record<string, string>>();
+  /** Like the watch cache: `get` answers without the template, `withTemplate` reads it (counted as a call). */
+  compact = false;
   /** Thrown by every port while set. */
   failure?: Error;
 
@@ -30,7 +32,15 @@ export class FakePorts {
         get: async (namespace, name) => {
           this.calls.push(`checkpoint ${namespace}/${name}`);
           fail();
-          return this.checkpoints.get(`${namespace}/${name}`);
+          const found = this.checkpoints.get(`${namespace}/${name}`);
+          if (!found || !this.compact) return found;
+          const { template: _template, ...record } = found;
+          return record;
+        },
+        withTemplate: async (checkpoint) => {
+          this.calls.push(`template ${checkpoint.namespace}/${checkpoint.name}`);
+          fail();
+          return this.checkpoints.get(`${checkpoint.namespace}/${checkpoint.name}`);
         },
       },
       runtimeClasses: {
