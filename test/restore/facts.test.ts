@@ -4,6 +4,7 @@ import { defaultPolicy, type Policy } from '../../src/policy/policy.js';
 import { annotated, gatherCreateFacts, runtimeClassToRead, withCheckpointTemplate, type CreateFacts } from '../../src/restore/facts.js';
 import { denials, type RestoreDecision } from '../../src/restore/messages.js';
 import type { RestoreRef } from '../../src/restore/model.js';
+import type { Deadline } from '../../src/admission/deadline.js';
 import { DependencyError } from '../../src/restore/ports.js';
 import { deadlineIn, manualDeadline } from '../support/deadlines.js';
 import { createRequest, NODE, pinnedAffinity, readyCheckpoint, restoreAccessTo, restorePod } from '../support/fixtures.js';
@@ -162,7 +163,7 @@ describe('withCheckpointTemplate', () => {
     const missing = factsWith(undefined);
     expect(await withCheckpointTemplate(fake.ports(), missing, deadlineIn(1000))).toBe(missing);
     const ports = fake.ports();
-    const plain = { ...ports, checkpoints: { get: ports.checkpoints.get } };
+    const plain = { ...ports, checkpoints: { get: (namespace: string, name: string, deadline: Deadline) => ports.checkpoints.get(namespace, name, deadline) } };
     const facts = factsWith(record());
     expect(await withCheckpointTemplate(plain, facts, deadlineIn(1000))).toBe(facts);
     expect(fake.calls).toEqual([]);
