@@ -34,14 +34,12 @@ const DRAIN_LIMIT_MS = 10_000;
  * --client-ca-file must hold a usable CA: an empty, unreadable or certificate-less file would otherwise
  * leave the webhook serving without mTLS, which the admin asked for. Startup fails instead.
  */
-async function checkClientCaFile(file: string, text?: string): Promise<void> {
-  let pem = text;
-  if (pem === undefined) {
-    try {
-      pem = await readFile(file, 'utf8');
-    } catch (error) {
-      throw new StartupError(`--client-ca-file ${file} cannot be read (${(error as Error).message}); not starting without the mTLS that was asked for`);
-    }
+async function checkClientCaFile(file: string): Promise<void> {
+  let pem: string;
+  try {
+    pem = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new StartupError(`--client-ca-file ${file} cannot be read (${(error as Error).message}); not starting without the mTLS that was asked for`);
   }
   const problem = clientCaProblem(pem);
   if (problem) throw new StartupError(`--client-ca-file ${file} is not usable: ${problem}; not starting without the mTLS that was asked for`);
@@ -80,7 +78,6 @@ export async function startWebhook(options: ServeOptions, logger: Logger = creat
     throw new StartupError(unloaded);
   }
   const tls = await loadTls(options, logger);
-  if (options.clientCaFile) await checkClientCaFile(options.clientCaFile, tls.clientCa ?? '');
   const api = await connectApi(options, store, logger, metrics);
   const ports: RestorePorts = { ...api.ports, policy: () => store.current(), policyUnavailable: () => store.unavailable() };
   const handler = new AdmissionHandler({
