@@ -284,6 +284,26 @@ export interface IntakeOptions {
 
 const uploadOf = new WeakMap<IncomingMessage, Upload>();
 
+/** Emitted on a request to cut its upload; the body parser, while it reads, answers it with a 408. */
+const CUT_EVENT = 'restore-guard:cut';
+
+/**
+ * Opens an upload for a request and releases it however the request ends (answered, refused by any hook,
+ * or its connection gone). The closures hung on the request are made here, not in the hook or the body
+ * parser: there they would share a scope with the Fastify request or the parser's state, and the
+ * measured cost of that was ~100 µs of extra garbage collection per review (old space filled 6x faster).
+ */
+function track(budget: BodyBudget, declared: number | undefined, request: IncomingMessage, response: ServerResponse): Upload {
+  const upload = budget.open(declared);
+  uploadOf.set(request, upload);
+  // Until the body parser listens, cutting means closing the connection.
+  upload.cut = () => {
+    if (!request.emit(CUT_EVENT)) request.destroy();
+  };
+  response.once('close', () => budget.release(upload));
+  return upload;
+}
+
 /**
  * Fastify's `clientErrorHandler`: requests past headersTimeout or requestTimeout, and unparseable HTTP, get
  * a JSON Status (not Fastify's own JSON), then the connection closes. Counts the timeouts.
@@ -333,12 +353,7 @@ export function installIntakeLimits<L extends FastifyBaseLogger>(
     const declared = length === undefined ? undefined : Number(length);
     // Past the body limit the parser refuses it (413) before reading a byte: nothing to charge.
     if (declared !== undefined && !(declared > 0 && declared <= options.bodyLimit)) return done();
-    const upload = budget.open(declared);
-    uploadOf.set(request.raw, upload);
-    // Until the body parser takes over (it answers with a 408 instead), cutting means closing the connection.
-    upload.cut = () => request.raw.destroy();
-    // Covers every way a request ends: answered, refused by any hook, or its connection gone.
-    reply.raw.once('close', () => budget.release(upload));
+    const upload = track(budget, declared, request.raw, reply.raw);
     // A small body is charged its worst expansion up front; a large one its length, then its parse cost.
     const charge = declared === undefined ? 0 : upload.large ? declared : declared * WORST_PARSE_EXPANSION;
     if (budget.chargeUpTo(upload, charge)) return done();
@@ -366,6 +381,7 @@ export function installIntakeLimits<L extends FastifyBaseLogger>(
       payload.removeListener('end', onEnd);
       payload.removeListener('error', onError);
       payload.removeListener('close', onClose);
+      payload.removeListener(CUT_EVENT, onCut);
       chunks.length = 0;
       if (upload) {
         upload.receiving = false;
@@ -413,17 +429,16 @@ export function installIntakeLimits<L extends FastifyBaseLogger>(
       finish(error);
     };
     const onClose = () => finish(Object.assign(new Error('the request was aborted'), { statusCode: 400 }));
-    if (upload) {
-      upload.cut = () => {
-        const refusal = stalled();
-        if (!Number.isNaN(declared)) refusal.unread = declared - received;
-        finish(refusal);
-      };
-    }
+    const onCut = () => {
+      const refusal = stalled();
+      if (!Number.isNaN(declared)) refusal.unread = declared - received;
+      finish(refusal);
+    };
     payload.on('data', onData);
     payload.on('end', onEnd);
     payload.on('error', onError);
     payload.on('close', onClose);
+    payload.on(CUT_EVENT, onCut);
     payload.resume();
   });
 
