@@ -101,6 +101,7 @@ export class AdmissionHandler {
         user: request.userInfo.username,
         namespace: request.namespace,
         pod: request.name || stringAt(object, 'metadata', 'name') || stringAt(object, 'metadata', 'generateName'),
+        source: decision.auditAnnotations.source,
         checkpoint: decision.auditAnnotations.checkpoint,
         decision: decision.allowed ? 'allowed' : 'denied',
         reason: decision.outcome,

@@ -10,9 +10,10 @@ import { KubeRuntimeClassSource } from '../kube/runtime-class-source.js';
 import { SubjectAccessReviewAuthorizer } from '../kube/sar-authorizer.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { Policy } from '../policy/policy.js';
+import { sourcesOf } from '../policy/policy.js';
+import type { RestoreSource } from '../policy/sources.js';
 import type { PolicyStore } from '../policy/store.js';
-import type { CheckpointSource } from '../restore/ports.js';
+import { SourceWatches } from '../kube/source-watches.js';
 import type { RestorePorts } from '../restore/facts.js';
 import type { ReadinessCheck } from '../server/ops-server.js';
 import type { ServeOptions } from './options.js';
@@ -23,37 +24,25 @@ export interface ApiWiring {
   stop(): void;
 }
 
-function sameCheckpointApi(a: Policy, b: Policy): boolean {
-  const x = a.checkpointAPI;
-  const y = b.checkpointAPI;
-  return x.group === y.group && x.version === y.version && x.resource === y.resource;
-}
-
 /**
- * The adapters behind the ports, following the live policy: cache TTLs change in place, and a move of
- * the checkpoint API starts a watch on the new resource before the old one stops.
+ * The adapters behind the ports, following the live policy: cache TTLs change in place, and a source
+ * added (or a move of the checkpoint API) starts its watch before a source removed stops its own.
  */
 function connect(client: ApiClient, options: ServeOptions, store: PolicyStore, logger: Logger, metrics: Metrics): ApiWiring {
-  const checkpointSource = (policy: Policy) => {
-    const { group, version, resource } = policy.checkpointAPI;
-    const source = new KubeCheckpointSource({ client, group, version, resource, metrics, logger });
-    source.start();
-    return source;
-  };
-  let checkpoints = checkpointSource(store.current());
+  const checkpoints = new SourceWatches((source: RestoreSource) => {
+    const { group, version, resource } = source.resource;
+    return new KubeCheckpointSource({ client, group, version, resource, metrics, logger, layout: source });
+  });
+  checkpoints.follow(sourcesOf(store.current()));
   const runtimeClasses = new KubeRuntimeClassSource({ client, metrics, logger });
   const sar = new SubjectAccessReviewAuthorizer({ client, metrics, logger });
   const authorizer = new CachedAuthorizer(sar, { ...store.current().authorizationCache, metrics });
   const namespaces = new KubeNamespaceSource(client);
   runtimeClasses.start();
 
-  store.onChange((policy, previous) => {
+  store.onChange((policy) => {
     authorizer.setOptions(policy.authorizationCache);
-    if (!sameCheckpointApi(policy, previous)) {
-      const old = checkpoints;
-      checkpoints = checkpointSource(policy);
-      old.stop();
-    }
+    checkpoints.follow(sourcesOf(policy));
   });
   let policySource: ConfigMapPolicySource | undefined;
   if (options.policyConfigMap) {
@@ -61,14 +50,10 @@ function connect(client: ApiClient, options: ServeOptions, store: PolicyStore, l
     policySource = new ConfigMapPolicySource({ client, ...options.policyConfigMap, store, events, metrics, logger });
     policySource.start();
   }
-  const checkpointPort: CheckpointSource = {
-    get: (namespace, name, deadline) => checkpoints.get(namespace, name, deadline),
-    withTemplate: (checkpoint, deadline) => checkpoints.withTemplate(checkpoint, deadline),
-  };
   return {
-    ports: { authorizer, checkpoints: checkpointPort, runtimeClasses, namespaces },
+    ports: { authorizer, checkpoints, runtimeClasses, namespaces },
     readiness: [
-      { name: 'podcheckpoints watch', ready: () => checkpoints.isFresh() },
+      { name: 'restore source watches', ready: () => checkpoints.isFresh() },
       { name: 'runtimeclasses watch', ready: () => runtimeClasses.isFresh() },
     ],
     stop: () => {

@@ -1,5 +1,5 @@
 import type { Metrics } from '../observability/metrics.js';
-import { compactCheckpoint, toPodCheckpoint } from '../restore/checkpoint.js';
+import { compactCheckpoint, toPodCheckpoint, type ObjectLayout } from '../restore/checkpoint.js';
 import type { PodCheckpoint } from '../restore/model.js';
 import { DependencyError, type CheckpointSource } from '../restore/ports.js';
 import type { Deadline } from '../admission/deadline.js';
@@ -21,6 +21,8 @@ export interface KubeCheckpointSourceOptions {
   watch?: WatchTuning;
   /** The bound of the recently used templates kept (default 8 MiB). */
   templateCacheBytes?: number;
+  /** Where readiness, the node and the template are in these objects (default: a PodCheckpoint's). */
+  layout?: ObjectLayout;
 }
 
 /**
@@ -44,14 +46,17 @@ export class KubeCheckpointSource extends WatchedSource<PodCheckpoint> implement
         metrics: options.metrics,
         logger: options.logger,
         watch: options.watch,
-        compact: compactCheckpoint,
+        compact: (raw) => compactCheckpoint(raw, options.layout),
         // Any change (or deletion, or an oversized version) of a checkpoint drops its template.
         onKeyEvent: (key) => templates.delete(key),
       }),
     );
     this.templates = templates;
     this.metrics = options.metrics;
+    this.layout = options.layout;
   }
+
+  private readonly layout: ObjectLayout | undefined;
 
   async get(namespace: string, name: string, deadline: Deadline): Promise<PodCheckpoint | undefined> {
     const cached = this.reader.cache.isFresh() ? this.reader.cache.get(namespace, name) : undefined;
@@ -82,7 +87,7 @@ export class KubeCheckpointSource extends WatchedSource<PodCheckpoint> implement
   }
 
   private async read(namespace: string, name: string, deadline: Deadline): Promise<PodCheckpoint | undefined> {
-    const checkpoint = toPodCheckpoint(await this.reader.read(namespace, name, deadline));
+    const checkpoint = toPodCheckpoint(await this.reader.read(namespace, name, deadline), { layout: this.layout });
     if (checkpoint?.template) this.templates.set(keyOf(namespace, name), checkpoint, JSON.stringify(checkpoint.template).length);
     return checkpoint;
   }

@@ -1,7 +1,8 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { DURATION_PATTERN, parseDuration } from '../common/duration.js';
-import { defaultPolicy, type LabelSelector, type Mode, type Policy } from './policy.js';
+import { defaultPolicy, sourcesOf, type ConfiguredSource, type LabelSelector, type Mode, type Policy } from './policy.js';
+import { dynamoSnapshotSource, gkePodSnapshotSource, PRESETS, referenceKey, referenceText, type PresetName, type RestoreSource } from './sources.js';
 
 export const POLICY_API_VERSION = 'restore-guard.dev/v1alpha1';
 export const POLICY_KIND = 'RestorePolicy';
@@ -36,6 +37,35 @@ const labelSelector = {
     },
   },
 };
+
+// A Kubernetes qualified name (annotation key, condition type): an optional DNS prefix and a name of 63 characters.
+const qualifiedName = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 317,
+  pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$',
+};
+// A dotted path to a field of the object: status.nodeName.
+const fieldPath = { type: 'string', minLength: 1, maxLength: 253, pattern: '^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z][A-Za-z0-9]*)*$' };
+const closed = (properties: Record<string, object>, required: string[] = []) => ({ type: 'object', additionalProperties: false, required, properties });
+const presetSource = closed({ preset: { enum: [...PRESETS] }, version: dnsName }, ['preset']);
+const customSource = closed(
+  {
+    name: dnsName,
+    reference: {
+      if: { type: 'object', properties: { field: true }, required: ['field'] },
+      then: closed({ field: { const: 'spec.restoreFrom' } }, ['field']),
+      else: closed({ annotation: qualifiedName }, ['annotation']),
+    },
+    resource: closed({ group: { anyOf: [dnsName, { const: '' }] }, version: dnsName, resource: dnsName }, ['group', 'version', 'resource']),
+    verb: dnsName,
+    ready: closed({ condition: qualifiedName, status: { enum: ['True', 'False', 'Unknown'] } }, ['condition']),
+    placement: closed({ mode: { enum: ['nodeAffinity', 'nodeName', 'none'] }, nodePath: fieldPath }, ['mode']),
+    template: closed({ path: fieldPath }, ['path']),
+    restored: closed({ condition: qualifiedName }, ['condition']),
+  },
+  ['name', 'reference', 'resource', 'restored'],
+);
 
 // The document admins write. Unknown keys are errors: a typo must not silently keep a default.
 const schema = {
@@ -72,8 +102,28 @@ const schema = {
       properties: { include: stringList(namespaceName), exclude: stringList(namespaceName), selector: labelSelector },
     },
     failureMode: { enum: ['closed', 'open'] },
+    sources: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 32,
+      items: { if: { type: 'object', properties: { preset: true }, required: ['preset'] }, then: presetSource, else: customSource },
+    },
   },
 } as const;
+
+/** A source as admins write it: a preset (with an optional version), or every field spelled out. */
+type SourceDocument =
+  | { preset: PresetName; version?: string }
+  | {
+      name: string;
+      reference: { field: 'spec.restoreFrom' } | { annotation: string };
+      resource: RestoreSource['resource'];
+      verb?: string;
+      ready?: { condition: string; status?: string };
+      placement?: { mode: Policy['placement']; nodePath?: string };
+      template?: { path: string };
+      restored: { condition: string };
+    };
 
 interface PolicyDocument {
   apiVersion: string;
@@ -95,6 +145,7 @@ interface PolicyDocument {
     };
   };
   failureMode?: Policy['failureMode'];
+  sources?: SourceDocument[];
 }
 
 const ajv = new Ajv({ allErrors: true, strict: true });
@@ -123,6 +174,53 @@ function crossFieldErrors(document: PolicyDocument): string[] {
   }
   const overlap = (document.namespaces?.include ?? []).filter((n) => document.namespaces?.exclude?.includes(n));
   if (overlap.length > 0) errors.push(`/namespaces: ${overlap.join(', ')} both included and excluded`);
+  for (const [index, source] of (document.sources ?? []).entries()) {
+    if ('preset' in source) {
+      if (source.preset === 'kep-5823' && source.version !== undefined) errors.push(`/sources/${index}: kep-5823 takes its version from checkpointAPI`);
+      continue;
+    }
+    const { mode, nodePath } = source.placement ?? { mode: 'none' };
+    if (mode !== 'none' && nodePath === undefined) errors.push(`/sources/${index}/placement: ${mode} needs nodePath (the field naming the node)`);
+    if (mode === 'none' && nodePath !== undefined) errors.push(`/sources/${index}/placement: nodePath is only read by nodeAffinity or nodeName`);
+    if (PRESETS.includes(source.name as PresetName)) errors.push(`/sources/${index}/name: ${source.name} is a preset's name; use {preset: ${source.name}}`);
+  }
+  return errors;
+}
+
+/** A source document with every field spelled out (presets expanded, defaults filled in). */
+function configuredSource(document: SourceDocument): ConfiguredSource {
+  if ('preset' in document) {
+    if (document.preset === 'dynamo-snapshot') return dynamoSnapshotSource(document.version);
+    if (document.preset === 'gke-pod-snapshot') return gkePodSnapshotSource(document.version);
+    return { preset: 'kep-5823' };
+  }
+  const source: RestoreSource = {
+    name: document.name,
+    reference: { ...document.reference },
+    resource: { ...document.resource },
+    verb: document.verb ?? 'restore',
+    placement: document.placement ? { ...document.placement } : { mode: 'none' },
+    restored: { ...document.restored },
+  };
+  if (document.ready) source.ready = { condition: document.ready.condition, status: document.ready.status ?? 'True' };
+  if (document.template) source.template = { ...document.template };
+  return source;
+}
+
+/** Two sources may not share a name, nor a reference (a Pod's reference must name one source). */
+function sourceConflicts(sources: RestoreSource[]): string[] {
+  const errors: string[] = [];
+  const names = new Map<string, number>();
+  const references = new Map<string, number>();
+  for (const [index, source] of sources.entries()) {
+    const sameName = names.get(source.name);
+    if (sameName !== undefined) errors.push(`/sources/${index}: the name ${source.name} is already used by /sources/${sameName}`);
+    else names.set(source.name, index);
+    const key = referenceKey(source);
+    const sameReference = references.get(key);
+    if (sameReference !== undefined) errors.push(`/sources/${index}: ${referenceText(source)} is already read by /sources/${sameReference}`);
+    else references.set(key, index);
+  }
   return errors;
 }
 
@@ -138,7 +236,8 @@ export function parsePolicy(text: string): PolicyResult {
     return { ok: false, errors: [`not valid YAML: ${(error as Error).message}`] };
   }
   if (!validateDocument(document)) {
-    return { ok: false, errors: (validateDocument.errors ?? []).map(describe) };
+    // An if/then/else failure repeats the branch's own errors: only those are reported.
+    return { ok: false, errors: (validateDocument.errors ?? []).filter((e) => e.keyword !== 'if').map(describe) };
   }
   const crossField = crossFieldErrors(document);
   if (crossField.length > 0) return { ok: false, errors: crossField };
@@ -164,6 +263,11 @@ export function parsePolicy(text: string): PolicyResult {
       matchLabels: namespaces.selector.matchLabels ?? {},
       matchExpressions: (namespaces.selector.matchExpressions ?? []).map((e) => ({ key: e.key, operator: e.operator, values: e.values ?? [] })),
     };
+  }
+  if (document.sources) {
+    policy.sources = document.sources.map(configuredSource);
+    const conflicts = sourceConflicts(sourcesOf(policy));
+    if (conflicts.length > 0) return { ok: false, errors: conflicts };
   }
   return { ok: true, policy };
 }

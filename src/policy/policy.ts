@@ -1,4 +1,5 @@
 import { own } from '../common/json.js';
+import { kep5823Source, type RestoreSource } from './sources.js';
 
 /** How a denial is delivered: as a denial, as a warning on an allowed request, or only in the audit log. */
 export type Mode = 'enforce' | 'warn' | 'audit';
@@ -49,6 +50,19 @@ export interface Policy {
   };
   /** What an API error or a spent deadline does to a restore: deny (closed) or allow with a warning (open). */
   failureMode: 'closed' | 'open';
+  /**
+   * The restore systems guarded, in the policy's order. KEP-5823 stays a reference to the top-level fields
+   * (checkpointAPI, placement), which describe it: see sourcesOf.
+   */
+  sources: ConfiguredSource[];
+}
+
+/** A source as the policy holds it: KEP-5823 by reference to the top-level fields, any other spelled out. */
+export type ConfiguredSource = { preset: 'kep-5823' } | RestoreSource;
+
+/** The policy's sources with every field spelled out. */
+export function sourcesOf(policy: Policy): RestoreSource[] {
+  return policy.sources.map((source) => ('name' in source ? source : kep5823Source(policy)));
 }
 
 export function defaultPolicy(): Policy {
@@ -63,6 +77,7 @@ export function defaultPolicy(): Policy {
     serviceAccountToken: 'warn',
     namespaces: { include: [], exclude: [] },
     failureMode: 'closed',
+    sources: [{ preset: 'kep-5823' }],
   };
 }
 

@@ -15,8 +15,8 @@ export type Reads = 'pod' | 'authorization' | 'checkpoint';
 /** A check's verdict: a denial, a warning on an otherwise allowed restore, or nothing to say. */
 export type Verdict = RestoreDecision | { warning: string } | undefined;
 
-/** Facts of a check that runs before anything was gathered: the Pod and the policy only. */
-export type PodFacts = Pick<CreateFacts, 'pod' | 'policy'>;
+/** Facts of a check that runs before anything was gathered: the Pod, its source and the policy only. */
+export type PodFacts = Pick<CreateFacts, 'pod' | 'policy' | 'source'>;
 
 /**
  * A check of a restoring CREATE. `reads` says what it reads besides the Pod and the policy: checks that
@@ -43,11 +43,13 @@ function isWorkloadController(user: UserInfo, pod: CreateFacts['pod']): boolean 
 // Fields the restore sets or the kubelet owns; they never have to match the captured template.
 const IGNORED_SPEC_FIELDS = ['nodeName', 'restoreFrom', 'ephemeralContainers', 'schedulingGates'];
 
-/** The checkpoint and its node, once the checks before have established both. */
-function placedCheckpoint(facts: CreateFacts): PodCheckpoint & { nodeName: string } {
+/** The checkpoint, once the checks before have established it (and its node, where the source places). */
+function foundCheckpoint(facts: CreateFacts): PodCheckpoint {
   const { checkpoint } = facts;
-  if (!checkpoint?.nodeName) throw new Error('a check that reads the checkpoint ran before the checkpoint was resolved');
-  return checkpoint as PodCheckpoint & { nodeName: string };
+  if (!checkpoint || (facts.source.placement.nodePath && !checkpoint.nodeName)) {
+    throw new Error('a check that reads the checkpoint ran before the checkpoint was resolved');
+  }
+  return checkpoint;
 }
 
 /** The Pod spec minus what a restore may differ in, for the equality check. */
@@ -58,8 +60,9 @@ function comparableSpec(spec: Record<string, unknown>): Record<string, unknown> 
 }
 
 /** Field paths where the Pod's spec differs from the captured template (as placed on the node). */
-export function specDifferences(pod: CreateFacts['pod'], template: CreateFacts['pod'], node: string, placement: Policy['placement']): string[] {
-  const expected = placedSpec(objectAt(template, 'spec') ?? {}, node, placement);
+export function specDifferences(pod: CreateFacts['pod'], template: CreateFacts['pod'], node: string | undefined, placement: Policy['placement']): string[] {
+  const spec = objectAt(template, 'spec') ?? {};
+  const expected = node === undefined ? spec : placedSpec(spec, node, placement);
   return semanticDiff(comparableSpec(objectAt(pod, 'spec') ?? {}) as CreateFacts['pod'], comparableSpec(expected) as CreateFacts['pod'], 'spec');
 }
 
@@ -67,15 +70,15 @@ export function specDifferences(pod: CreateFacts['pod'], template: CreateFacts['
 export const nodeNameUnset: CreateCheck = {
   name: 'node name',
   reads: 'pod',
-  run: ({ pod, policy }) => (policy.placement === 'nodeAffinity' && stringAt(pod, 'spec', 'nodeName') ? denials.nodeNameSet() : undefined),
+  run: ({ pod, source }) => (source.placement.mode === 'nodeAffinity' && stringAt(pod, 'spec', 'nodeName') ? denials.nodeNameSet() : undefined),
 };
 
 /** Authorization is the whole answer when it fails: nothing about the checkpoint may shape it. */
 export const authorized: CreateCheck = {
   name: 'authorization',
   reads: 'authorization',
-  run: ({ authorization, user, access, pod }) =>
-    authorization.allowed ? undefined : denials.unauthorized(user, access, authorization.reason, isWorkloadController(user, pod)),
+  run: ({ authorization, user, access, pod, source }) =>
+    authorization.allowed ? undefined : denials.unauthorized(user, access, authorization.reason, isWorkloadController(user, pod), source),
 };
 
 export const checkpointFound: CreateCheck = {
@@ -87,15 +90,21 @@ export const checkpointFound: CreateCheck = {
 export const checkpointPlaced: CreateCheck = {
   name: 'checkpoint has a node',
   reads: 'checkpoint',
-  run: ({ checkpoint, access }) => (checkpoint?.nodeName ? undefined : denials.checkpointNotPlaced(access)),
+  run: ({ checkpoint, access, source }) => {
+    const { nodePath } = source.placement;
+    return !nodePath || checkpoint?.nodeName ? undefined : denials.checkpointNotPlaced(access, nodePath);
+  },
 };
 
 const ready: CreateCheck = {
   name: 'checkpoint ready',
   reads: 'checkpoint',
   run: (facts) => {
-    const checkpoint = placedCheckpoint(facts);
-    return facts.policy.requireReady && !checkpoint.ready ? denials.checkpointNotReady(facts.access, checkpoint.notReadyReason) : undefined;
+    const checkpoint = foundCheckpoint(facts);
+    const { ready: readiness } = facts.source;
+    return facts.policy.requireReady && readiness && !checkpoint.ready
+      ? denials.checkpointNotReady(facts.access, checkpoint.notReadyReason, readiness)
+      : undefined;
   },
 };
 
@@ -105,7 +114,7 @@ const age: CreateCheck = {
   run: (facts) => {
     const maxAgeMs = facts.policy.maxCheckpointAgeMs;
     if (maxAgeMs === undefined) return undefined;
-    const { completionTime } = placedCheckpoint(facts);
+    const { completionTime } = foundCheckpoint(facts);
     const completed = completionTime ? Date.parse(completionTime) : Number.NaN;
     if (Number.isNaN(completed)) return denials.checkpointAgeUnknown(facts.access);
     return facts.now - completed <= maxAgeMs ? undefined : denials.checkpointTooOld(facts.access, completionTime ?? '', maxAgeMs);
@@ -115,7 +124,10 @@ const age: CreateCheck = {
 const template: CreateCheck = {
   name: 'captured template',
   reads: 'checkpoint',
-  run: (facts) => (placedCheckpoint(facts).template ? undefined : denials.checkpointWithoutTemplate(facts.access)),
+  run: (facts) => {
+    const path = facts.source.template?.path;
+    return !path || foundCheckpoint(facts).template ? undefined : denials.checkpointWithoutTemplate(facts.access, path);
+  },
 };
 
 /** The final object, after every mutating webhook, still carries the placement restore-guard made. */
@@ -123,8 +135,8 @@ const placement: CreateCheck = {
   name: 'placement',
   reads: 'checkpoint',
   run: (facts) => {
-    const node = placedCheckpoint(facts).nodeName;
-    const { placement: mode } = facts.policy;
+    const node = foundCheckpoint(facts).nodeName ?? '';
+    const { mode } = facts.source.placement;
     if (mode === 'nodeAffinity' && !isPinned(objectAt(facts.pod, 'spec'), node)) return denials.notPinned(facts.access, node);
     if (mode === 'nodeName' && stringAt(facts.pod, 'spec', 'nodeName') !== node) return denials.notPlaced(facts.access, node);
     return undefined;
@@ -159,11 +171,12 @@ const specEquality: CreateCheck = {
   name: 'spec equality',
   reads: 'checkpoint',
   run: (facts) => {
-    if (facts.policy.specEquality === 'off') return undefined;
-    const checkpoint = placedCheckpoint(facts);
-    const differences = specDifferences(facts.pod, checkpoint.template ?? {}, checkpoint.nodeName, facts.policy.placement);
+    const path = facts.source.template?.path;
+    if (facts.policy.specEquality === 'off' || !path) return undefined;
+    const checkpoint = foundCheckpoint(facts);
+    const differences = specDifferences(facts.pod, checkpoint.template ?? {}, checkpoint.nodeName, facts.source.placement.mode);
     if (differences.length === 0) return undefined;
-    return facts.policy.specEquality === 'enforce' ? denials.specMismatch(facts.access, differences) : { warning: warnings.specMismatch(differences) };
+    return facts.policy.specEquality === 'enforce' ? denials.specMismatch(facts.access, differences, path) : { warning: warnings.specMismatch(differences) };
   },
 };
 
@@ -176,8 +189,8 @@ const nodeNameIsOurs: CreateCheck = {
   reads: 'checkpoint',
   run: (facts) => {
     const nodeName = stringAt(facts.pod, 'spec', 'nodeName');
-    const { placement: mode } = facts.policy;
-    if (!nodeName || mode === 'none' || (mode === 'nodeName' && nodeName === placedCheckpoint(facts).nodeName)) return undefined;
+    const { mode } = facts.source.placement;
+    if (!nodeName || mode === 'none' || (mode === 'nodeName' && nodeName === foundCheckpoint(facts).nodeName)) return undefined;
     return denials.nodeNameSet();
   },
 };
@@ -241,9 +254,9 @@ function revealed(facts: CreateFacts): PodCheckpoint | undefined {
 export function decideMutation(facts: CreateFacts): RestoreDecision {
   const verdict = runChecks(MUTATION_CHECKS, facts);
   if ('outcome' in verdict) return annotated(verdict, facts.access, revealed(facts));
-  const node = placedCheckpoint(facts).nodeName;
-  const patch = podPatch(facts.pod, node, facts.policy.placement);
-  const audit = { checkpoint: facts.access.name, node };
+  const node = foundCheckpoint(facts).nodeName;
+  const patch = node === undefined ? [] : podPatch(facts.pod, node, facts.source.placement.mode);
+  const audit = { checkpoint: facts.access.name, ...(node === undefined ? {} : { node }) };
   if (patch.length === 0) return allow('already-placed', { ...audit, decision: 'allowed' });
   return { ...allow('placed', { ...audit, decision: 'placed' }), patch };
 }
@@ -252,6 +265,7 @@ export function decideMutation(facts: CreateFacts): RestoreDecision {
 export function decideValidation(facts: CreateFacts): RestoreDecision {
   const verdict = runChecks(VALIDATION_CHECKS, facts);
   if ('outcome' in verdict) return annotated(verdict, facts.access, revealed(facts));
-  const audit = { checkpoint: facts.access.name, node: placedCheckpoint(facts).nodeName };
+  const node = foundCheckpoint(facts).nodeName;
+  const audit = { checkpoint: facts.access.name, ...(node === undefined ? {} : { node }) };
   return { ...allow('restore-allowed', { ...audit, decision: 'allowed' }), warnings: verdict.warnings };
 }

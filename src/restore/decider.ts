@@ -3,14 +3,34 @@ import type { Decider } from '../admission/handler.js';
 import type { AdmissionRequest } from '../admission/request.js';
 import type { Deadline } from '../admission/deadline.js';
 import type { JsonObject } from '../common/json.js';
-import { modeFor, type Policy } from '../policy/policy.js';
+import { modeFor, sourcesOf, type Policy } from '../policy/policy.js';
+import { dynamoSnapshotSource, gkePodSnapshotSource, referenceKey, type RestoreSource } from '../policy/sources.js';
 import type { RestorePorts } from './facts.js';
 import { applyMode, denials, type Outcome, type RestoreDecision } from './messages.js';
 import type { RestoreRef } from './model.js';
 import { restoreReviewOf, type RestoreReview } from './scope.js';
 
-/** A restoring CREATE, its reference read and checked for shape. */
-export type RestoreCreate = RestoreReview & { request: AdmissionRequest & { object: JsonObject }; ref: RestoreRef };
+/** A restoring CREATE, its one reference read and checked for shape. */
+export type RestoreCreate = RestoreReview & { request: AdmissionRequest & { object: JsonObject }; ref: RestoreRef; source: RestoreSource };
+
+const PRESET_SOURCES = [dynamoSnapshotSource(), gkePodSnapshotSource()];
+
+/**
+ * The sources a review is matched against. Until the configured policy is loaded, nobody knows which are
+ * enabled: a Pod that references any preset is then denied with the reason, not let through.
+ */
+function sourcesToMatch(policy: Policy, unavailable: boolean): RestoreSource[] {
+  const configured = sourcesOf(policy);
+  if (!unavailable) return configured;
+  const known = new Set(configured.map(referenceKey));
+  return [...configured, ...PRESET_SOURCES.filter((source) => !known.has(referenceKey(source)))];
+}
+
+/** Audit annotations name the source (or sources) a review concerns. */
+function withSource(decision: RestoreDecision, review: RestoreReview): RestoreDecision {
+  const source = review.references.map((r) => r.source.name).join(',');
+  return { ...decision, auditAnnotations: { source, ...decision.auditAnnotations } };
+}
 
 /**
  * What both webhooks share: is the review restore-guard's business, is the configured policy loaded, is
@@ -20,22 +40,26 @@ export abstract class RestoreDecider implements Decider<Outcome> {
   constructor(protected readonly ports: RestorePorts) {}
 
   async decide(request: AdmissionRequest, deadline: Deadline): Promise<RestoreDecision> {
-    const review = restoreReviewOf(request);
+    const unavailable = this.ports.policyUnavailable?.();
+    // Read once per review, so a live change never splits one.
+    const policy = this.ports.policy();
+    const review = restoreReviewOf(request, sourcesToMatch(policy, unavailable !== undefined));
     if (!review) return ignore('not-a-restore');
     // Before any rule: neither the defaults nor a namespace mode may decide in place of the admin's policy.
-    const unavailable = this.ports.policyUnavailable?.();
-    if (unavailable) return denials.policyNotLoaded(unavailable);
-    const policy = this.ports.policy();
-    return applyMode(await this.decideRestore(review, policy, deadline), modeFor(policy, review.namespace));
+    if (unavailable) return withSource(denials.policyNotLoaded(unavailable), review);
+    return withSource(applyMode(await this.decideRestore(review, policy, deadline), modeFor(policy, review.namespace)), review);
   }
 
   private async decideRestore(review: RestoreReview, policy: Policy, deadline: Deadline): Promise<RestoreDecision> {
     if (review.request.operation === 'UPDATE') return this.update(review);
-    const { field } = review;
     const object = review.request.object;
-    if (!object || field.kind === 'absent') return ignore('not-a-restore');
-    if (field.kind === 'malformed') return denials.malformedReference(field.why);
-    return this.create({ ...review, request: { ...review.request, object }, ref: field.ref }, policy, deadline);
+    const named = review.references.filter((r) => r.field.kind !== 'absent');
+    const [only] = named;
+    if (!object || !only) return ignore('not-a-restore');
+    if (named.length > 1) return denials.ambiguousReference(named.map((r) => r.source));
+    if (only.field.kind === 'malformed') return denials.malformedReference(only.field.why, only.source);
+    if (only.field.kind !== 'ref') return ignore('not-a-restore');
+    return this.create({ ...review, request: { ...review.request, object }, ref: only.field.ref, source: only.source }, policy, deadline);
   }
 
   /** A Pod UPDATE whose old or new object restores. */

@@ -2,6 +2,7 @@ import type { AdmissionRequest, UserInfo } from '../admission/request.js';
 import type { Deadline } from '../admission/deadline.js';
 import { stringAt, type JsonObject } from '../common/json.js';
 import type { Policy } from '../policy/policy.js';
+import type { RestoreSource } from '../policy/sources.js';
 import { denials, failOpen, type RestoreDecision, type Step } from './messages.js';
 import type { AuthorizationAnswer, PodCheckpoint, RestoreAccess, RestoreRef, RuntimeClassInfo } from './model.js';
 import { namespaceDenial, needsNamespaceLabels } from './namespaces.js';
@@ -25,6 +26,8 @@ export interface RestorePorts {
 export interface CreateFacts {
   pod: JsonObject;
   ref: RestoreRef;
+  /** The source the Pod restores from: where its reference sits and how the named object reads. */
+  source: RestoreSource;
   user: UserInfo;
   access: RestoreAccess;
   authorization: AuthorizationAnswer;
@@ -37,10 +40,10 @@ export interface CreateFacts {
   now: number;
 }
 
-/** The SubjectAccessReview attributes of a restore: the policy's checkpoint API and verb, on the named checkpoint. */
-export function restoreAccess(policy: Policy, namespace: string, ref: RestoreRef): RestoreAccess {
-  const { group, version, resource, verb } = policy.checkpointAPI;
-  return { verb, group, version, resource, namespace, name: ref.name };
+/** The SubjectAccessReview attributes of a restore: the source's resource and verb, on the named object. */
+export function restoreAccess(source: RestoreSource, namespace: string, ref: RestoreRef): RestoreAccess {
+  const { group, version, resource } = source.resource;
+  return { verb: source.verb, group, version, resource, namespace, name: ref.name };
 }
 
 /** The RuntimeClass to read, when the Pod asks for restore options. */
@@ -74,12 +77,13 @@ export async function gatherCreateFacts(
   ports: RestorePorts,
   request: AdmissionRequest & { object: JsonObject },
   namespace: string,
-  ref: RestoreRef,
+  reference: { ref: RestoreRef; source: RestoreSource },
   policy: Policy,
   deadline: Deadline,
   readRuntimeClass: boolean,
 ): Promise<CreateFacts | RestoreDecision> {
-  const access = restoreAccess(policy, namespace, ref);
+  const { ref, source } = reference;
+  const access = restoreAccess(source, namespace, ref);
   const call = async <T>(step: Step, fn: () => Promise<T>): Promise<T> => {
     try {
       if (deadline.remainingMs() <= 0) throw new DependencyError('timeout', 'the time kube-apiserver allows for this review ran out');
@@ -96,9 +100,9 @@ export async function gatherCreateFacts(
 
     const authorization = await call('authorization', () => ports.authorizer.authorize(request.userInfo, access, deadline));
     const pod = request.object;
-    const facts: CreateFacts = { pod, ref, user: request.userInfo, access, authorization, policy, now: (ports.now ?? Date.now)() };
+    const facts: CreateFacts = { pod, ref, source, user: request.userInfo, access, authorization, policy, now: (ports.now ?? Date.now)() };
     if (!authorization.allowed) return facts;
-    facts.checkpoint = await call('checkpoint lookup', () => ports.checkpoints.get(namespace, ref.name, deadline));
+    facts.checkpoint = await call('checkpoint lookup', () => ports.checkpoints.get(namespace, ref.name, deadline, source));
     const runtimeClass = readRuntimeClass && facts.checkpoint ? runtimeClassToRead(pod, ref) : undefined;
     if (runtimeClass) facts.runtimeClass = (await call('RuntimeClass lookup', () => ports.runtimeClasses.get(runtimeClass, deadline))) ?? null;
     return facts;
@@ -116,10 +120,10 @@ export async function gatherCreateFacts(
  */
 export async function withCheckpointTemplate(ports: RestorePorts, facts: CreateFacts, deadline: Deadline): Promise<CreateFacts | RestoreDecision> {
   const { checkpoint } = facts;
-  if (!checkpoint || checkpoint.template || !ports.checkpoints.withTemplate) return facts;
+  if (!checkpoint || !facts.source.template || checkpoint.template || !ports.checkpoints.withTemplate) return facts;
   try {
     if (deadline.remainingMs() <= 0) throw new DependencyError('timeout', 'the time kube-apiserver allows for this review ran out');
-    const complete = await ports.checkpoints.withTemplate(checkpoint, deadline);
+    const complete = await ports.checkpoints.withTemplate(checkpoint, deadline, facts.source);
     const next: CreateFacts = { ...facts };
     if (complete) next.checkpoint = complete;
     else delete next.checkpoint;

@@ -4,6 +4,7 @@ import { allow, deny, type Decision } from '../admission/decision.js';
 import type { UserInfo } from '../admission/request.js';
 import type { StatusReason } from '../admission/response.js';
 import type { Mode } from '../policy/policy.js';
+import { referenceText, type RestoreSource } from '../policy/sources.js';
 import type { RestoreAccess } from './model.js';
 import type { DependencyFailure } from './ports.js';
 
@@ -21,6 +22,7 @@ export type Outcome =
   // denied before any outbound call
   | 'policy-not-loaded'
   | 'malformed-restore-from'
+  | 'ambiguous-reference'
   | 'node-name-set'
   | 'namespace-not-permitted'
   // denied by authorization, and only then by what the checkpoint says
@@ -60,22 +62,25 @@ function listed(paths: string[]): string {
   return `${paths.slice(0, MAX_LISTED_FIELDS).join(', ')}${more}`;
 }
 
-/** Why a restoreFrom field cannot be used; see restore/reference.ts. */
+/** Why a reference cannot be used; see restore/reference.ts. */
 export type MalformedReference =
   | { problem: 'not-an-object' }
+  | { problem: 'not-an-object-name' }
   | { problem: 'options-without-name' }
   | { problem: 'name-not-a-string' }
   | { problem: 'options-not-a-map' }
   | { problem: 'option-not-a-string'; key: string };
 
-function malformedText(why: MalformedReference): string {
+function malformedText(why: MalformedReference, where: string): string {
   switch (why.problem) {
+    case 'not-an-object-name':
+      return `${where} must name an object: a DNS-1123 subdomain of at most 253 characters (lower-case letters, digits, '-' and '.')`;
     case 'not-an-object':
       return 'spec.restoreFrom must be an object with a name';
     case 'options-without-name':
       return 'spec.restoreFrom.options is set but spec.restoreFrom.name is empty';
     case 'name-not-a-string':
-      return 'spec.restoreFrom.name must be a string';
+      return where === 'spec.restoreFrom' ? 'spec.restoreFrom.name must be a string' : `${where} must be a string`;
     case 'options-not-a-map':
       return 'spec.restoreFrom.options must be a map of strings';
     case 'option-not-a-string':
@@ -99,7 +104,15 @@ const DEPENDENCY_REASONS: Record<DependencyFailure, StatusReason> = {
 export const denials = {
   policyNotLoaded: (why: string) => deny('ServiceUnavailable', 'policy-not-loaded', `${why}. Restores are denied until it is; retry shortly`),
 
-  malformedReference: (why: MalformedReference) => deny('Invalid', 'malformed-restore-from', malformedText(why)),
+  malformedReference: (why: MalformedReference, source: Pick<RestoreSource, 'reference'>) =>
+    deny('Invalid', 'malformed-restore-from', malformedText(why, referenceText(source))),
+
+  ambiguousReference: (sources: Pick<RestoreSource, 'reference' | 'name'>[]) =>
+    deny(
+      'Invalid',
+      'ambiguous-reference',
+      `a Pod may restore from one source only; this one references ${sources.map((s) => `${referenceText(s)} (${s.name})`).join(' and ')}`,
+    ),
 
   nodeNameSet: () =>
     deny(
@@ -121,10 +134,10 @@ export const denials = {
         }[why],
     ),
 
-  unauthorized: (user: UserInfo, access: RestoreAccess, authorizerReason: string, byController: boolean) => {
+  unauthorized: (user: UserInfo, access: RestoreAccess, authorizerReason: string, byController: boolean, source: Pick<RestoreSource, 'reference'>) => {
     let message =
       `user ${JSON.stringify(user.username)} cannot ${access.verb} ${checkpointTitle(access)} ` +
-      `in namespace ${JSON.stringify(access.namespace)}: creating a Pod with spec.restoreFrom requires the ` +
+      `in namespace ${JSON.stringify(access.namespace)}: creating a Pod with ${referenceText(source)} requires the ` +
       `"${access.verb}" verb on the checkpoint (resource ${access.resource}, group ${access.group || 'core'})`;
     if (authorizerReason) message += `; authorizer: ${authorizerReason}`;
     if (byController) {
@@ -138,18 +151,18 @@ export const denials = {
   checkpointNotFound: (access: RestoreAccess) =>
     deny('Forbidden', 'checkpoint-not-found', `${checkpointTitle(access)} not found in namespace ${JSON.stringify(access.namespace)}`),
 
-  checkpointNotPlaced: (access: RestoreAccess) =>
+  checkpointNotPlaced: (access: RestoreAccess, nodePath: string) =>
     deny(
       'Forbidden',
       'checkpoint-not-placed',
-      `${checkpointTitle(access)} has no status.nodeName yet: a restore cannot be placed until checkpointing has started on a node`,
+      `${checkpointTitle(access)} has no ${nodePath} yet: a restore cannot be placed until checkpointing has started on a node`,
     ),
 
-  checkpointNotReady: (access: RestoreAccess, reason: string | undefined) =>
+  checkpointNotReady: (access: RestoreAccess, reason: string | undefined, ready: { condition: string; status: string }) =>
     deny(
       'Forbidden',
       'checkpoint-not-ready',
-      `${checkpointTitle(access)} is not ready (${reason ?? 'unknown'}): a Pod can only restore from a checkpoint with condition Ready=True`,
+      `${checkpointTitle(access)} is not ready (${reason ?? 'unknown'}): a Pod can only restore from a checkpoint with condition ${ready.condition}=${ready.status}`,
     ),
 
   checkpointAgeUnknown: (access: RestoreAccess) =>
@@ -162,8 +175,8 @@ export const denials = {
       `${checkpointTitle(access)} completed at ${completionTime}, longer ago than the policy's maxCheckpointAge (${Math.round(maxAgeMs / 1000)} s)`,
     ),
 
-  checkpointWithoutTemplate: (access: RestoreAccess) =>
-    deny('Forbidden', 'checkpoint-without-template', `${checkpointTitle(access)} has no status.checkpointedPodTemplate to restore from`),
+  checkpointWithoutTemplate: (access: RestoreAccess, templatePath: string) =>
+    deny('Forbidden', 'checkpoint-without-template', `${checkpointTitle(access)} has no ${templatePath} to restore from`),
 
   notPinned: (access: RestoreAccess, node: string) =>
     deny(
@@ -193,27 +206,27 @@ export const denials = {
   serviceAccountTokenMounted: () =>
     deny('Forbidden', 'service-account-token-mounted', `the restore-guard policy requires a restored Pod to set ${TOKEN_REASON}`),
 
-  specMismatch: (access: RestoreAccess, differences: string[]) =>
+  specMismatch: (access: RestoreAccess, differences: string[], templatePath: string) =>
     deny(
       'Invalid',
       'spec-mismatch',
-      `spec must match the template captured in ${checkpointTitle(access)} (status.checkpointedPodTemplate.spec); ` +
-        `differing fields: ${listed(differences)}`,
+      `spec must match the template captured in ${checkpointTitle(access)} (${templatePath}.spec); ` + `differing fields: ${listed(differences)}`,
     ),
 
-  restoreFromChanged: () =>
+  restoreFromChanged: (source: Pick<RestoreSource, 'reference'>) =>
     deny(
       'Invalid',
       'restore-from-changed',
-      'spec.restoreFrom is immutable: it cannot be added, changed or removed on an existing Pod; restore again by creating a new Pod',
+      `${referenceText(source)} is immutable: it cannot be added, changed or removed on an existing Pod; restore again by creating a new Pod`,
     ),
 
-  specFrozen: (changed: string[]) =>
+  specFrozen: (changed: string[], sources: Pick<RestoreSource, 'restored'>[]) =>
     deny(
       'Forbidden',
       'spec-frozen',
       'the spec of a Pod that restores from a checkpoint cannot change until the restore has succeeded ' +
-        `(condition PodRestored=True); only removing scheduling gates is allowed. Changed: ${listed(changed)}`,
+        `(condition ${[...new Set(sources.map((s) => s.restored.condition))].map((c) => `${c}=True`).join(', ') || 'PodRestored=True'}); ` +
+        `only removing scheduling gates is allowed. Changed: ${listed(changed)}`,
     ),
 
   /** A port could not answer: the restore is denied (fail closed) and the message says what failed. */

@@ -13,7 +13,7 @@ export class RestoreMutator extends RestoreDecider {
   }
 
   protected async create(review: RestoreCreate, policy: Policy, deadline: Deadline): Promise<RestoreDecision> {
-    const facts = await gatherCreateFacts(this.ports, review.request, review.namespace, review.ref, policy, deadline, false);
+    const facts = await gatherCreateFacts(this.ports, review.request, review.namespace, review, policy, deadline, false);
     return 'outcome' in facts ? facts : decideMutation(facts);
   }
 }

@@ -1,5 +1,6 @@
 import type { UserInfo } from '../admission/request.js';
 import type { Deadline } from '../admission/deadline.js';
+import type { RestoreSource } from '../policy/sources.js';
 import type { AuthorizationAnswer, PodCheckpoint, RestoreAccess, RuntimeClassInfo } from './model.js';
 
 /** Why a port could not answer; every one of these denies a restore (fail closed). */
@@ -21,18 +22,19 @@ export interface Authorizer {
   authorize(user: UserInfo, access: RestoreAccess, deadline: Deadline): Promise<AuthorizationAnswer>;
 }
 
+/** The objects restores name (PodCheckpoints, PodSnapshots, ...), read as their source says. */
 export interface CheckpointSource {
   /**
-   * undefined when the checkpoint does not exist. Throws DependencyError on API failure. The answer may
+   * undefined when the object does not exist. Throws DependencyError on API failure. The answer may
    * lack the captured template (a cached record): `withTemplate` completes it.
    */
-  get(namespace: string, name: string, deadline: Deadline): Promise<PodCheckpoint | undefined>;
+  get(namespace: string, name: string, deadline: Deadline, source: RestoreSource): Promise<PodCheckpoint | undefined>;
   /**
    * The checkpoint with its captured template, as of now or later than `checkpoint` (it may come from a
    * newer read, whose other fields then win); undefined when it no longer exists. Absent: `get` always
    * answers with the template.
    */
-  withTemplate?(checkpoint: PodCheckpoint, deadline: Deadline): Promise<PodCheckpoint | undefined>;
+  withTemplate?(checkpoint: PodCheckpoint, deadline: Deadline, source: RestoreSource): Promise<PodCheckpoint | undefined>;
 }
 
 export interface RuntimeClassSource {

@@ -1,4 +1,5 @@
 import { dictionary, isObject, objectAt } from '../common/json.js';
+import type { RestoreSource } from '../policy/sources.js';
 import type { MalformedReference } from './messages.js';
 import type { RestoreRef } from './model.js';
 
@@ -34,4 +35,31 @@ export function restoreFieldOf(pod: unknown): RestoreField {
     }
   }
   return { kind: 'ref', ref: { name, options: parsed } };
+}
+
+const MAX_NAME_LENGTH = 253;
+// A DNS-1123 subdomain: what every namespaced object's name is.
+const OBJECT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** Whether a reference can name an object at all: a name that cannot is denied before any call. */
+export function isObjectName(name: string): boolean {
+  return name.length <= MAX_NAME_LENGTH && OBJECT_NAME.test(name);
+}
+
+/**
+ * What a Pod says about restoring from one source: its field or its annotation. A present annotation is
+ * a reference even when empty or not a valid name: those are denied, never ignored.
+ */
+export function referenceOf(pod: unknown, source: Pick<RestoreSource, 'reference'>): RestoreField {
+  const field = 'field' in source.reference ? restoreFieldOf(pod) : annotationOf(pod, source.reference.annotation);
+  if (field.kind !== 'ref' || isObjectName(field.ref.name)) return field;
+  return { kind: 'malformed', why: { problem: 'not-an-object-name' } };
+}
+
+function annotationOf(pod: unknown, key: string): RestoreField {
+  const annotations = objectAt(pod, 'metadata', 'annotations');
+  if (!annotations || !Object.hasOwn(annotations, key)) return { kind: 'absent' };
+  const value = annotations[key];
+  if (typeof value !== 'string') return { kind: 'malformed', why: { problem: 'name-not-a-string' } };
+  return { kind: 'ref', ref: { name: value, options: dictionary<string>() } };
 }

@@ -16,14 +16,18 @@ const BEFORE_ANY_CALL = podOnlyPrefix(VALIDATION_CHECKS);
  */
 export class RestoreValidator extends RestoreDecider {
   protected update(review: RestoreReview): RestoreDecision {
-    return decideUpdate(review.request.oldObject, review.request.object);
+    return decideUpdate(
+      review.request.oldObject,
+      review.request.object,
+      review.references.map((r) => r.source),
+    );
   }
 
   protected async create(review: RestoreCreate, policy: Policy, deadline: Deadline): Promise<RestoreDecision> {
-    const { request, namespace, ref } = review;
-    const early = runChecks(BEFORE_ANY_CALL, { pod: request.object, policy });
-    if ('outcome' in early) return annotated(early, restoreAccess(policy, namespace, ref));
-    const gathered = await gatherCreateFacts(this.ports, request, namespace, ref, policy, deadline, true);
+    const { request, namespace, ref, source } = review;
+    const early = runChecks(BEFORE_ANY_CALL, { pod: request.object, policy, source });
+    if ('outcome' in early) return annotated(early, restoreAccess(source, namespace, ref));
+    const gathered = await gatherCreateFacts(this.ports, request, namespace, review, policy, deadline, true);
     if ('outcome' in gathered) return gathered;
     // The template is read only when a review gets that far: a denial before it costs no read.
     const before = runChecks(BEFORE_TEMPLATE, gathered);

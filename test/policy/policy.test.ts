@@ -11,6 +11,7 @@ describe('defaultPolicy', () => {
       placement: 'nodeAffinity',
       requireReady: true,
       specEquality: 'enforce',
+      sources: [{ preset: 'kep-5823' }],
       serviceAccountToken: 'warn',
       namespaces: { include: [], exclude: [] },
       failureMode: 'closed',

@@ -5,7 +5,8 @@ import { restoreAccess, type CreateFacts } from '../../src/restore/facts.js';
 import type { JsonObject } from '../../src/common/json.js';
 import type { PodCheckpoint } from '../../src/restore/model.js';
 import { defaultPolicy, type Policy } from '../../src/policy/policy.js';
-import { alice, NODE, pinnedAffinity, podSpec, readyCheckpoint, restorePod } from '../support/fixtures.js';
+import { kep5823Source } from '../../src/policy/sources.js';
+import { alice, KEP, NODE, pinnedAffinity, podSpec, readyCheckpoint, restorePod } from '../support/fixtures.js';
 
 const policy = defaultPolicy();
 
@@ -15,8 +16,10 @@ function facts(overrides: Partial<CreateFacts> = {}): CreateFacts {
   return {
     pod,
     ref,
+    // KEP-5823 as the facts' policy describes it (placement, checkpoint API).
+    source: kep5823Source(overrides.policy ?? policy),
     user: alice,
-    access: restoreAccess(policy, 'team-a', ref),
+    access: restoreAccess(KEP, 'team-a', ref),
     authorization: { allowed: true, reason: '' },
     checkpoint: readyCheckpoint(),
     policy,
@@ -27,7 +30,7 @@ function facts(overrides: Partial<CreateFacts> = {}): CreateFacts {
 
 describe('restoreAccess', () => {
   it('asks for verb restore on podcheckpoints.node.k8s.io/v1alpha1, named, in the Pod namespace', () => {
-    expect(restoreAccess(policy, 'team-a', { name: 'ckpt', options: {} })).toEqual({
+    expect(restoreAccess(KEP, 'team-a', { name: 'ckpt', options: {} })).toEqual({
       verb: 'restore',
       group: 'node.k8s.io',
       version: 'v1alpha1',
@@ -39,7 +42,7 @@ describe('restoreAccess', () => {
 
   it('follows the policy when upstream moves the API', () => {
     const moved = { ...policy, checkpointAPI: { group: 'checkpoint.k8s.io', version: 'v1', resource: 'podcheckpoints', verb: 'restore' } };
-    expect(restoreAccess(moved, 'ns', { name: 'c', options: {} }).group).toBe('checkpoint.k8s.io');
+    expect(restoreAccess(kep5823Source(moved), 'ns', { name: 'c', options: {} }).group).toBe('checkpoint.k8s.io');
   });
 });
 

@@ -7,7 +7,7 @@ import type { RestoreRef } from '../../src/restore/model.js';
 import type { Deadline } from '../../src/admission/deadline.js';
 import { DependencyError } from '../../src/restore/ports.js';
 import { deadlineIn, manualDeadline } from '../support/deadlines.js';
-import { createRequest, NODE, pinnedAffinity, readyCheckpoint, restoreAccessTo, restorePod } from '../support/fixtures.js';
+import { createRequest, KEP, NODE, pinnedAffinity, readyCheckpoint, restoreAccessTo, restorePod } from '../support/fixtures.js';
 import { FakePorts } from '../support/fake-ports.js';
 
 const withOptions: RestoreRef = { name: 'ckpt', options: { tcp: 'close' } };
@@ -33,7 +33,7 @@ describe('annotated', () => {
   const access = restoreAccessTo('ckpt');
 
   it("puts the checkpoint's name first, its node when given, and keeps the decision's own annotations", () => {
-    const denial = denials.checkpointWithoutTemplate(access);
+    const denial = denials.checkpointWithoutTemplate(access, 'status.checkpointedPodTemplate');
     expect(annotated(denial, access, readyCheckpoint())).toMatchObject({
       auditAnnotations: { checkpoint: 'ckpt', node: NODE, decision: 'denied', reason: 'checkpoint-without-template' },
     });
@@ -56,7 +56,15 @@ describe('gatherCreateFacts', () => {
   });
   const optionsPod = () => restorePod({ checkpoint: withOptions, spec: { affinity: pinnedAffinity(), runtimeClassName: 'gvisor' } });
   const gather = (pod: JsonObject, ref = withOptions, readRuntimeClass = true, deadline = deadlineIn(1000)) =>
-    gatherCreateFacts({ ...fake.ports(), now: () => 42 }, { ...createRequest(pod), object: pod }, 'team-a', ref, policy, deadline, readRuntimeClass);
+    gatherCreateFacts(
+      { ...fake.ports(), now: () => 42 },
+      { ...createRequest(pod), object: pod },
+      'team-a',
+      { ref, source: KEP },
+      policy,
+      deadline,
+      readRuntimeClass,
+    );
 
   it('gathers authorization, the checkpoint and the RuntimeClass in that order', async () => {
     const facts = (await gather(optionsPod())) as CreateFacts;
@@ -106,7 +114,7 @@ describe('gatherCreateFacts', () => {
       ports,
       { ...createRequest(pod), object: pod },
       'team-a',
-      withOptions,
+      { ref: withOptions, source: KEP },
       policy,
       deadlineIn(1000),
       true,
@@ -133,6 +141,7 @@ describe('withCheckpointTemplate', () => {
   const factsWith = (checkpoint: CreateFacts['checkpoint'], policy: Policy = defaultPolicy()): CreateFacts => ({
     pod,
     ref: noOptions,
+    source: KEP,
     user: createRequest(pod).userInfo,
     access: restoreAccessTo('ckpt'),
     authorization: { allowed: true, reason: '' },
@@ -163,7 +172,10 @@ describe('withCheckpointTemplate', () => {
     const missing = factsWith(undefined);
     expect(await withCheckpointTemplate(fake.ports(), missing, deadlineIn(1000))).toBe(missing);
     const ports = fake.ports();
-    const plain = { ...ports, checkpoints: { get: (namespace: string, name: string, deadline: Deadline) => ports.checkpoints.get(namespace, name, deadline) } };
+    const plain = {
+      ...ports,
+      checkpoints: { get: (namespace: string, name: string, deadline: Deadline) => ports.checkpoints.get(namespace, name, deadline, KEP) },
+    };
     const facts = factsWith(record());
     expect(await withCheckpointTemplate(plain, facts, deadlineIn(1000))).toBe(facts);
     expect(fake.calls).toEqual([]);

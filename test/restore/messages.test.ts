@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { applyMode, checkpointTitle, denials, failOpen, MAX_LISTED_FIELDS, warnings, type RestoreDecision } from '../../src/restore/messages.js';
-import { alice, restoreAccessTo } from '../support/fixtures.js';
+import { alice, KEP, restoreAccessTo } from '../support/fixtures.js';
 
 const access = restoreAccessTo('ckpt');
 const TITLE = 'podcheckpoints.node.k8s.io "ckpt"';
@@ -37,7 +37,7 @@ describe('denials: the words are the contract', () => {
     [{ problem: 'options-not-a-map' } as const, 'spec.restoreFrom.options must be a map of strings'],
     [{ problem: 'option-not-a-string', key: 'tcp' } as const, 'spec.restoreFrom.options["tcp"] must be a string'],
   ])('malformed restoreFrom (422): %o', (why, message) => {
-    const decision = denials.malformedReference(why);
+    const decision = denials.malformedReference(why, KEP);
     expect(decision.outcome).toBe('malformed-restore-from');
     denied(decision, 422, 'Invalid', message);
   });
@@ -67,17 +67,17 @@ describe('denials: the words are the contract', () => {
     const base =
       'user "alice" cannot restore podcheckpoints.node.k8s.io "ckpt" in namespace "team-a": creating a Pod with spec.restoreFrom requires the ' +
       '"restore" verb on the checkpoint (resource podcheckpoints, group node.k8s.io)';
-    const decision = denials.unauthorized(alice, access, '', false);
+    const decision = denials.unauthorized(alice, access, '', false, KEP);
     expect(decision.outcome).toBe('unauthorized');
     denied(decision, 403, 'Forbidden', base);
-    denied(denials.unauthorized(alice, access, 'no RBAC policy matched', false), 403, 'Forbidden', `${base}; authorizer: no RBAC policy matched`);
+    denied(denials.unauthorized(alice, access, 'no RBAC policy matched', false, KEP), 403, 'Forbidden', `${base}; authorizer: no RBAC policy matched`);
   });
 
   it('unauthorized (403): names the core group, and tells a workload controller its ServiceAccount needs the grant', () => {
     const core = { ...access, resource: 'checkpoints', group: '' };
     const controller = { ...alice, username: 'system:serviceaccount:kube-system:replicaset-controller' };
     denied(
-      denials.unauthorized(controller, core, '', true),
+      denials.unauthorized(controller, core, '', true, KEP),
       403,
       'Forbidden',
       'user "system:serviceaccount:kube-system:replicaset-controller" cannot restore checkpoints "ckpt" in namespace "team-a": creating a Pod ' +
@@ -90,17 +90,17 @@ describe('denials: the words are the contract', () => {
     const cases: Array<[RestoreDecision, string, string]> = [
       [denials.checkpointNotFound(access), 'checkpoint-not-found', `${TITLE} not found in namespace "team-a"`],
       [
-        denials.checkpointNotPlaced(access),
+        denials.checkpointNotPlaced(access, 'status.nodeName'),
         'checkpoint-not-placed',
         `${TITLE} has no status.nodeName yet: a restore cannot be placed until checkpointing has started on a node`,
       ],
       [
-        denials.checkpointNotReady(access, 'CheckpointInProgress'),
+        denials.checkpointNotReady(access, 'CheckpointInProgress', { condition: 'Ready', status: 'True' }),
         'checkpoint-not-ready',
         `${TITLE} is not ready (CheckpointInProgress): a Pod can only restore from a checkpoint with condition Ready=True`,
       ],
       [
-        denials.checkpointNotReady(access, undefined),
+        denials.checkpointNotReady(access, undefined, { condition: 'Ready', status: 'True' }),
         'checkpoint-not-ready',
         `${TITLE} is not ready (unknown): a Pod can only restore from a checkpoint with condition Ready=True`,
       ],
@@ -110,7 +110,11 @@ describe('denials: the words are the contract', () => {
         'checkpoint-too-old',
         `${TITLE} completed at 2026-11-27T11:00:00Z, longer ago than the policy's maxCheckpointAge (1800 s)`,
       ],
-      [denials.checkpointWithoutTemplate(access), 'checkpoint-without-template', `${TITLE} has no status.checkpointedPodTemplate to restore from`],
+      [
+        denials.checkpointWithoutTemplate(access, 'status.checkpointedPodTemplate'),
+        'checkpoint-without-template',
+        `${TITLE} has no status.checkpointedPodTemplate to restore from`,
+      ],
       [
         denials.notPinned(access, 'node-a'),
         'not-pinned',
@@ -150,7 +154,7 @@ describe('denials: the words are the contract', () => {
   });
 
   it('spec mismatch (422) lists the fields', () => {
-    const decision = denials.specMismatch(access, ['spec.hostNetwork', 'spec.containers[0].image']);
+    const decision = denials.specMismatch(access, ['spec.hostNetwork', 'spec.containers[0].image'], 'status.checkpointedPodTemplate');
     expect(decision.outcome).toBe('spec-mismatch');
     denied(
       decision,
@@ -162,13 +166,13 @@ describe('denials: the words are the contract', () => {
 
   it(`lists exactly ${MAX_LISTED_FIELDS} fields without "more", and says how many more past that`, () => {
     const paths = (n: number) => Array.from({ length: n }, (_, i) => `spec.f${i}`);
-    expect(denials.specMismatch(access, paths(MAX_LISTED_FIELDS)).status?.message).toMatch(/differing fields: spec\.f0, .*, spec\.f19$/);
-    expect(denials.specMismatch(access, paths(MAX_LISTED_FIELDS + 1)).status?.message).toMatch(/, spec\.f19 and 1 more$/);
-    expect(denials.specFrozen(paths(MAX_LISTED_FIELDS)).status?.message).toMatch(/Changed: spec\.f0, .*, spec\.f19$/);
+    expect(denials.specMismatch(access, paths(MAX_LISTED_FIELDS), 'status').status?.message).toMatch(/differing fields: spec\.f0, .*, spec\.f19$/);
+    expect(denials.specMismatch(access, paths(MAX_LISTED_FIELDS + 1), 'status').status?.message).toMatch(/, spec\.f19 and 1 more$/);
+    expect(denials.specFrozen(paths(MAX_LISTED_FIELDS), [KEP]).status?.message).toMatch(/Changed: spec\.f0, .*, spec\.f19$/);
   });
 
   it('restoreFrom changed (422) and spec frozen (403) on UPDATE', () => {
-    const changed = denials.restoreFromChanged();
+    const changed = denials.restoreFromChanged(KEP);
     expect(changed.outcome).toBe('restore-from-changed');
     denied(
       changed,
@@ -176,7 +180,7 @@ describe('denials: the words are the contract', () => {
       'Invalid',
       'spec.restoreFrom is immutable: it cannot be added, changed or removed on an existing Pod; restore again by creating a new Pod',
     );
-    const frozen = denials.specFrozen(['spec.hostNetwork']);
+    const frozen = denials.specFrozen(['spec.hostNetwork'], [KEP]);
     expect(frozen.outcome).toBe('spec-frozen');
     denied(
       frozen,

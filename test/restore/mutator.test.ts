@@ -25,7 +25,7 @@ describe('RestoreMutator', () => {
     const old = restorePod({ spec: { affinity: pinnedAffinity() } });
     const next = restorePod({ spec: { affinity: pinnedAffinity(), hostNetwork: true } });
     const decision = await mutator.decide(createRequest(next, { operation: 'UPDATE', oldObject: old }), deadlineIn(1000));
-    expect(decision).toEqual({ allowed: true, warnings: [], auditAnnotations: {}, outcome: 'update-not-mutated' });
+    expect(decision).toEqual({ allowed: true, warnings: [], auditAnnotations: { source: 'kep-5823' }, outcome: 'update-not-mutated' });
     expect(fake.calls).toEqual([]);
   });
 });

@@ -18,7 +18,7 @@ describe('RestoreValidator', () => {
   it('denies a Pod that names a node before any outbound call, naming the checkpoint but not its node', async () => {
     const decision = await validator.decide(createRequest(restorePod({ spec: { nodeName: NODE, affinity: pinnedAffinity() } })), deadlineIn(1000));
     expect(decision).toMatchObject({ allowed: false, outcome: 'node-name-set' });
-    expect(decision.auditAnnotations).toEqual({ checkpoint: 'ckpt', decision: 'denied', reason: 'node-name-set' });
+    expect(decision.auditAnnotations).toEqual({ source: 'kep-5823', checkpoint: 'ckpt', decision: 'denied', reason: 'node-name-set' });
     expect(fake.calls).toEqual([]);
   });
 

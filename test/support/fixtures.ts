@@ -1,4 +1,6 @@
 import type { JsonObject } from '../../src/common/json.js';
+import { defaultPolicy } from '../../src/policy/policy.js';
+import { kep5823Source } from '../../src/policy/sources.js';
 import type { PodCheckpoint, RestoreAccess } from '../../src/restore/model.js';
 import type { AdmissionRequest, UserInfo } from '../../src/admission/request.js';
 
@@ -119,3 +121,6 @@ export function reviewBody(request: Partial<AdmissionRequest> & { object?: JsonO
 export function restoreAccessTo(name: string, namespace = 'team-a'): RestoreAccess {
   return { verb: 'restore', group: 'node.k8s.io', version: 'v1alpha1', resource: 'podcheckpoints', namespace, name };
 }
+
+/** KEP-5823 as the default policy describes it: the source of every `spec.restoreFrom` test. */
+export const KEP = kep5823Source(defaultPolicy());
