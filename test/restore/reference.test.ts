@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { restoreFieldOf } from '../../src/restore/reference.js';
-import { restorePod } from '../support/fixtures.js';
+import { dynamoSnapshotSource } from '../../src/policy/sources.js';
+import { isObjectName, referenceOf, restoreFieldOf } from '../../src/restore/reference.js';
+import { KEP, restorePod } from '../support/fixtures.js';
 
 describe('restoreFieldOf', () => {
   it('reads the object shape with options', () => {
@@ -54,5 +55,41 @@ describe('restoreFieldOf', () => {
     expect(why({ name: 7 })).toEqual({ kind: 'malformed', why: { problem: 'name-not-a-string' } });
     expect(why({ name: 'c', options: 'x' })).toEqual({ kind: 'malformed', why: { problem: 'options-not-a-map' } });
     expect(why({ name: 'c', options: { ok: 'v', bad: 1 } })).toEqual({ kind: 'malformed', why: { problem: 'option-not-a-string', key: 'bad' } });
+  });
+});
+
+describe('referenceOf', () => {
+  const dynamo = dynamoSnapshotSource();
+  const withAnnotations = (annotations: unknown) => ({ metadata: { annotations }, spec: {} });
+
+  it('reads an annotation source from its annotation, as a name without options', () => {
+    expect(referenceOf(withAnnotations({ 'nvidia.com/restore-from': 'snap-1' }), dynamo)).toEqual({ kind: 'ref', ref: { name: 'snap-1', options: {} } });
+    expect(referenceOf(withAnnotations({ other: 'x' }), dynamo)).toEqual({ kind: 'absent' });
+    expect(referenceOf({ spec: { restoreFrom: { name: 'c' } } }, dynamo)).toEqual({ kind: 'absent' });
+  });
+
+  it('reports a present annotation that cannot name an object, never ignores it', () => {
+    for (const value of ['', 'Upper', 'a/b', 'x'.repeat(254), '-lead']) {
+      expect(referenceOf(withAnnotations({ 'nvidia.com/restore-from': value }), dynamo)).toEqual({ kind: 'malformed', why: { problem: 'not-an-object-name' } });
+    }
+    expect(referenceOf(withAnnotations({ 'nvidia.com/restore-from': 7 }), dynamo)).toEqual({ kind: 'malformed', why: { problem: 'name-not-a-string' } });
+  });
+
+  it('checks the name of spec.restoreFrom the same way', () => {
+    expect(referenceOf(restorePod({ checkpoint: { name: 'Not_A_Name' } }), KEP)).toEqual({ kind: 'malformed', why: { problem: 'not-an-object-name' } });
+    expect(referenceOf(restorePod({ checkpoint: { name: 'a.b-c' } }), KEP).kind).toBe('ref');
+  });
+
+  it('reads only own annotation keys', () => {
+    expect(referenceOf(withAnnotations(Object.create({ 'nvidia.com/restore-from': 'snap' })), dynamo)).toEqual({ kind: 'absent' });
+  });
+});
+
+describe('isObjectName', () => {
+  it('takes DNS-1123 subdomains of at most 253 characters', () => {
+    expect(isObjectName('a'.repeat(253))).toBe(true);
+    expect(isObjectName('a'.repeat(254))).toBe(false);
+    expect(isObjectName('snap.v1-2')).toBe(true);
+    expect(isObjectName('snap.')).toBe(false);
   });
 });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { JsonObject } from '../../src/common/json.js';
 import { decideUpdate } from '../../src/restore/update-rules.js';
-import { restorePod } from '../support/fixtures.js';
+import { dynamoSnapshotSource } from '../../src/policy/sources.js';
+import { KEP, restorePod } from '../support/fixtures.js';
 
 function withStatus(pod: JsonObject, restored: 'True' | 'False' | 'Unknown' | undefined): JsonObject {
   return restored ? { ...pod, status: { conditions: [{ type: 'PodRestored', status: restored }] } } : pod;
@@ -169,5 +170,45 @@ describe('decideUpdate', () => {
     expect(decideUpdate(specless, old).auditAnnotations).toEqual({ checkpoint: 'ckpt', decision: 'denied', reason: 'restore-from-changed' });
     expect(decideUpdate(old, specless).auditAnnotations).toEqual({ checkpoint: 'ckpt', decision: 'denied', reason: 'restore-from-changed' });
     expect(decideUpdate({ spec: {} }, specless).outcome).toBe('update-allowed');
+  });
+});
+
+describe('decideUpdate with annotation sources', () => {
+  const DYNAMO = dynamoSnapshotSource();
+  const sources = [KEP, DYNAMO];
+  const pod = (annotations: Record<string, string>, conditions: JsonObject[] = [], image = 'img'): JsonObject => ({
+    metadata: { name: 'w', annotations },
+    spec: { containers: [{ name: 'c', image }] },
+    status: { conditions },
+  });
+  const restored = [{ type: 'nvidia.com/Restored', status: 'True' }];
+
+  it('denies adding, changing or removing the annotation (422), even once restored', () => {
+    for (const [from, to] of [
+      [pod({}), pod({ 'nvidia.com/restore-from': 'snap' })],
+      [pod({ 'nvidia.com/restore-from': 'snap' }, restored), pod({ 'nvidia.com/restore-from': 'other' })],
+      [pod({ 'nvidia.com/restore-from': 'snap' }, restored), pod({})],
+    ] as const) {
+      const decision = decideUpdate(from, to, sources);
+      expect(decision.status).toMatchObject({ code: 422 });
+      expect(decision.status?.message).toBe(
+        'annotation "nvidia.com/restore-from" is immutable: it cannot be added, changed or removed on an existing Pod; restore again by creating a new Pod',
+      );
+    }
+  });
+
+  it("freezes the spec until the source's own restored condition, not KEP-5823's", () => {
+    const before = pod({ 'nvidia.com/restore-from': 'snap' }, [{ type: 'PodRestored', status: 'True' }]);
+    const frozen = decideUpdate(before, pod({ 'nvidia.com/restore-from': 'snap' }, [], 'other'), sources);
+    expect(frozen.outcome).toBe('spec-frozen');
+    expect(frozen.status?.message).toContain('(condition nvidia.com/Restored=True)');
+    expect(frozen.auditAnnotations.checkpoint).toBe('snap');
+    const after = decideUpdate(pod({ 'nvidia.com/restore-from': 'snap' }, restored), pod({ 'nvidia.com/restore-from': 'snap' }, [], 'other'), sources);
+    expect(after.outcome).toBe('restored-pod-update');
+  });
+
+  it('allows an unchanged reference with an unchanged spec (a status or label update)', () => {
+    const same = pod({ 'nvidia.com/restore-from': 'snap' });
+    expect(decideUpdate(same, { ...same, metadata: { ...(same.metadata as JsonObject), labels: { a: 'b' } } }, sources).outcome).toBe('update-allowed');
   });
 });

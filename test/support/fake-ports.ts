@@ -1,10 +1,14 @@
-import type { PodCheckpoint, RuntimeClassInfo } from '../../src/restore/model.js';
+import type { PodCheckpoint, RestoreAccess, RuntimeClassInfo } from '../../src/restore/model.js';
 import { defaultPolicy } from '../../src/policy/policy.js';
 import type { RestorePorts } from '../../src/restore/facts.js';
 
 /** In-memory ports that record every call, for tests of the reviewer and the server. */
 export class FakePorts {
   readonly calls: string[] = [];
+  /** Every SubjectAccessReview asked for, in order. */
+  readonly accesses: RestoreAccess[] = [];
+  /** The source of every checkpoint read, by name, in order. */
+  readonly sourcesRead: string[] = [];
   /** "user/namespace/name" entries that may restore. */
   readonly grants = new Set<string>();
   readonly checkpoints = new Map<string, PodCheckpoint>();
@@ -24,13 +28,15 @@ export class FakePorts {
       authorizer: {
         authorize: async (user, access) => {
           this.calls.push(`authorize ${user.username} ${access.namespace}/${access.name}`);
+          this.accesses.push(access);
           fail();
           return { allowed: this.grants.has(`${user.username}/${access.namespace}/${access.name}`), reason: '' };
         },
       },
       checkpoints: {
-        get: async (namespace, name) => {
+        get: async (namespace, name, _deadline, source) => {
           this.calls.push(`checkpoint ${namespace}/${name}`);
+          this.sourcesRead.push(source.name);
           fail();
           const found = this.checkpoints.get(`${namespace}/${name}`);
           if (!found || !this.compact) return found;
