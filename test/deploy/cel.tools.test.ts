@@ -5,6 +5,7 @@ import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { SOURCE_PRESETS, sourceNames, type SourcePreset } from './sources.js';
 
 /**
  * The CEL in the manifests (both webhooks' matchConditions and the companion ValidatingAdmissionPolicy),
@@ -200,15 +201,16 @@ let results: Map<string, Result>;
 let compileErrors: string[];
 let standIn: { group: string; compileErrors: string[]; results: Map<string, Result> };
 
-/** Renders `dir` with kustomize and evaluates `cases` against its webhooks and policy with celcheck. */
-async function evaluate(kustomize: string, celcheck: string, dir: string, evaluated: Case[]) {
+/** Renders `dir` with kustomize and evaluates `cases` against its webhooks and one policy with celcheck. */
+async function evaluate(kustomize: string, celcheck: string, dir: string, evaluated: Case[], policyName = 'restore-guard.dev') {
   const { stdout } = await run(kustomize, ['build', dir], { maxBuffer: 16 * 1024 * 1024 });
   const docs = parseAllDocuments(stdout).map((d) => d.toJS() as Obj);
   const find = (kind: string) => docs.find((d) => d.kind === kind);
   const input = JSON.stringify({
     mutatingWebhookConfiguration: find('MutatingWebhookConfiguration'),
     validatingWebhookConfiguration: find('ValidatingWebhookConfiguration'),
-    validatingAdmissionPolicy: find('ValidatingAdmissionPolicy'),
+    // One policy per run (celcheck's input); a Component may add others, so it is picked by name.
+    validatingAdmissionPolicy: docs.find((d) => d.kind === 'ValidatingAdmissionPolicy' && (d.metadata as Obj).name === policyName),
     cases: evaluated,
   });
   const output = await new Promise<string>((resolve, reject) => {
@@ -229,8 +231,9 @@ async function evaluate(kustomize: string, celcheck: string, dir: string, evalua
   };
 }
 
+const sh = (script: string) => run('bash', [join(ROOT, 'scripts', script)], { maxBuffer: 16 * 1024 * 1024 }).then((r) => r.stdout.trim());
+
 beforeAll(async () => {
-  const sh = (script: string) => run('bash', [join(ROOT, 'scripts', script)], { maxBuffer: 16 * 1024 * 1024 }).then((r) => r.stdout.trim());
   // Both are built on first use from the Go module proxy and reused from .cache/bin afterwards.
   const [kustomize, celcheck] = await Promise.all([sh('ensure-kustomize.sh'), sh('ensure-celcheck.sh')]);
   ({ compileErrors, results } = await evaluate(kustomize, celcheck, join(ROOT, 'manifests', 'base'), cases));
@@ -342,4 +345,262 @@ describe('CEL in the manifests, as kube-apiserver runs it', () => {
       expect(denials(name)[0]?.message, name).toContain('frozen until it has condition PodRestored=True');
     }
   });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// The restore source Components (manifests/components/source-<preset>): their webhook entries and their own
+// companion policies, rendered together with the base and the stand-in, as an admin enabling both would.
+
+const snapshotGrant = (source: SourcePreset, user: string, name = 'snap', namespace = 'team-a'): Grant => ({
+  user,
+  verb: 'restore',
+  group: source.group,
+  resource: source.resource,
+  namespace,
+  name,
+});
+function annotated(source: SourcePreset, value: string | null = 'snap', spec: Obj = {}, extra: { status?: Obj; labels?: Obj; annotations?: Obj } = {}): Obj {
+  const plain = pod(spec, extra);
+  const annotations = { ...extra.annotations, ...(value === null ? {} : { [source.annotation]: value }) };
+  return { ...plain, metadata: { ...(plain.metadata as Obj), ...(Object.keys(annotations).length > 0 ? { annotations } : {}) } };
+}
+const conditions = (...entries: Array<[string, string, string?]>) => ({
+  conditions: entries.map(([type, status, reason]) => ({ type, status, ...(reason ? { reason } : {}) })),
+});
+/** Restored conditions of the other systems, none of which ends this source's restore. */
+const othersRestored = (source: SourcePreset) =>
+  conditions(
+    ...[...new Set(['PodRestored', ...SOURCE_PRESETS.map((s) => s.restored)])].filter((c) => c !== source.restored).map((c): [string, string] => [c, 'True']),
+  );
+
+function sourceCases(source: SourcePreset): Case[] {
+  const restoredStatus = conditions([source.restored, 'True', 'RestoreSucceeded']);
+  const review = (name: string, object: Obj, oldObject?: Obj, more: Partial<Case> = {}): Case => ({
+    name,
+    operation: oldObject ? 'UPDATE' : 'CREATE',
+    namespace: 'team-a',
+    user: 'alice',
+    object,
+    ...(oldObject ? { oldObject } : {}),
+    ...more,
+  });
+  const granted = { grants: [snapshotGrant(source, 'alice')] };
+  return [
+    review('own pod create', ownPod(), undefined, { namespace: 'restore-guard', user: 'system:serviceaccount:kube-system:replicaset-controller' }),
+    review('plain create', pod()),
+    review('plain update', pod({}, { labels: { a: 'b' } }), pod()),
+    review('restoreFrom only', restoring(), undefined, { grants: [restoreGrant('alice')] }),
+    review(
+      'neighbouring annotations',
+      annotated(source, null, {}, { annotations: { [`${source.annotation}-x`]: 'snap', 'example.com/restore-from': 'snap' } }),
+    ),
+    review('granted', annotated(source), undefined, granted),
+    review('granted, typed', annotated(source), undefined, { ...granted, typed: true }),
+    review('ungranted', annotated(source), undefined, {
+      user: 'bob',
+      grants: [snapshotGrant(source, 'alice'), snapshotGrant(source, 'bob', 'other'), snapshotGrant(source, 'bob', 'snap', 'team-b')],
+    }),
+    review('longest name', annotated(source, 'a'.repeat(253)), undefined, { grants: [snapshotGrant(source, 'alice', '')] }),
+    ...['', 'Snap', 'a/b', '../snap', 'snap ', 'a'.repeat(254)].map((value) =>
+      review(`invalid name ${JSON.stringify(value.length > 20 ? `${value.length} characters` : value)}`, annotated(source, value), undefined, {
+        grants: [snapshotGrant(source, 'alice', '')],
+      }),
+    ),
+    review('add the annotation', annotated(source), annotated(source, null), granted),
+    review(
+      'change the annotation',
+      annotated(source, 'other', {}, { status: restoredStatus }),
+      annotated(source, 'snap', {}, { status: restoredStatus }),
+      granted,
+    ),
+    review('remove the annotation', annotated(source, null, {}, { status: restoredStatus }), annotated(source, 'snap', {}, { status: restoredStatus })),
+    review('metadata change while restoring', annotated(source, 'snap', {}, { labels: { tier: 'web' } }), annotated(source)),
+    review('spec change while restoring', annotated(source, 'snap', { activeDeadlineSeconds: 60 }), annotated(source)),
+    review(
+      'spec change, restore in progress',
+      annotated(source, 'snap', { activeDeadlineSeconds: 60 }, { status: conditions([source.restored, 'False', 'RestoreInProgress']) }),
+      annotated(source, 'snap', {}, { status: conditions([source.restored, 'False', 'RestoreInProgress']) }),
+    ),
+    review(
+      "spec change, only other systems' restored conditions",
+      annotated(source, 'snap', { activeDeadlineSeconds: 60 }, { status: othersRestored(source) }),
+      annotated(source, 'snap', {}, { status: othersRestored(source) }),
+    ),
+    review(
+      'spec change once restored',
+      annotated(source, 'snap', { activeDeadlineSeconds: 60 }, { status: restoredStatus }),
+      annotated(source, 'snap', {}, { status: restoredStatus }),
+    ),
+    review('gate removed while restoring', annotated(source, 'snap', gates('b')), annotated(source, 'snap', gates('a', 'b'))),
+    review('gate added while restoring', annotated(source, 'snap', gates('a', 'b')), annotated(source, 'snap', gates('a'))),
+    review(
+      'resize while restoring',
+      annotated(source, 'snap', { containers: [{ name: 'app', image: 'registry.example/app@sha256:1111', resources: { requests: { cpu: '2' } } }] }),
+      annotated(source),
+      { subResource: 'resize' },
+    ),
+    review(
+      'ephemeral container while restoring',
+      annotated(source, 'snap', { ephemeralContainers: [{ name: 'debug', image: 'busybox' }] }),
+      annotated(source),
+      {
+        subResource: 'ephemeralcontainers',
+      },
+    ),
+  ];
+}
+
+describe('CEL of the restore source Components, composed with the base and the stand-in', () => {
+  const runs = new Map<string, { compileErrors: string[]; results: Map<string, Result> }>();
+  let basePolicy: { compileErrors: string[]; results: Map<string, Result> };
+
+  beforeAll(async () => {
+    const [kustomize, celcheck] = await Promise.all([sh('ensure-kustomize.sh'), sh('ensure-celcheck.sh')]);
+    const overlay = mkdtempSync(join(tmpdir(), 'rg-sources-'));
+    const from = (path: string) => relative(overlay, join(ROOT, 'manifests', path));
+    writeFileSync(
+      join(overlay, 'kustomization.yaml'),
+      [
+        'apiVersion: kustomize.config.k8s.io/v1beta1',
+        'kind: Kustomization',
+        `resources: [${from('base')}]`,
+        `components: [${['podcheckpoint-standin', ...SOURCE_PRESETS.map((s) => sourceNames(s.preset).component)].map((c) => from(`components/${c}`)).join(', ')}]`,
+      ].join('\n'),
+    );
+    try {
+      for (const source of SOURCE_PRESETS) {
+        runs.set(source.preset, await evaluate(kustomize, celcheck, overlay, sourceCases(source), sourceNames(source.preset).policy));
+      }
+      // The base's own policy, with Pods that only carry an annotation: not its business.
+      const first = SOURCE_PRESETS[0] as SourcePreset;
+      basePolicy = await evaluate(kustomize, celcheck, overlay, [
+        { name: 'annotated', operation: 'CREATE', namespace: 'team-a', user: 'bob', object: annotated(first) },
+        {
+          name: 'annotated update',
+          operation: 'UPDATE',
+          namespace: 'team-a',
+          user: 'bob',
+          object: annotated(first, 'snap', { activeDeadlineSeconds: 5 }),
+          oldObject: annotated(first),
+        },
+      ]);
+    } finally {
+      rmSync(overlay, { recursive: true, force: true });
+    }
+  }, 900_000);
+
+  it('everything compiles together: every entry of both configurations, the base policy and each source policy', () => {
+    expect(basePolicy.compileErrors).toEqual([]);
+    for (const source of SOURCE_PRESETS) expect(runs.get(source.preset)?.compileErrors, source.preset).toEqual([]);
+  });
+
+  it("the base policy leaves Pods that only carry a source's annotation alone", () => {
+    for (const result of basePolicy.results.values()) {
+      expect(result.decisions, result.name).toEqual([]);
+      expect(result.authzChecks, result.name).toEqual([]);
+    }
+  });
+
+  for (const source of SOURCE_PRESETS) {
+    const names = sourceNames(source.preset);
+    const result = (name: string) => {
+      const found = runs.get(source.preset)?.results.get(name);
+      if (!found) throw new Error(`no result for ${source.preset}: ${name}`);
+      return found;
+    };
+    const denials = (name: string) => result(name).decisions.filter((d) => d.action === 'deny');
+    /** The entries a case was sent to (matchConditions true), none of them erroring. */
+    const sentTo = (name: string) => {
+      const webhooks = Object.entries(result(name).webhooks);
+      expect(
+        webhooks.filter(([, w]) => w.error !== undefined),
+        name,
+      ).toEqual([]);
+      return webhooks
+        .filter(([, w]) => w.matches)
+        .map(([hook]) => hook)
+        .sort();
+    };
+
+    describe(source.preset, () => {
+      it(`sends Pods carrying ${source.annotation} to its two entries only, typed or not; nothing else to them`, () => {
+        const own = [names.mutatingWebhook, names.validatingWebhook].sort();
+        expect(sentTo('granted')).toEqual(own);
+        expect(sentTo('granted, typed')).toEqual(own);
+        // UPDATE that removes it: the old object still carries it.
+        expect(sentTo('remove the annotation')).toContain(names.validatingWebhook);
+        for (const name of ['own pod create', 'plain create', 'plain update', 'neighbouring annotations']) expect(sentTo(name), name).toEqual([]);
+        // A KEP-5823 restore goes to the base entries only.
+        expect(sentTo('restoreFrom only')).toEqual(['pin.restore-guard.dev', 'restore.restore-guard.dev']);
+      });
+
+      it('its policy ignores every Pod without the annotation', () => {
+        for (const name of ['own pod create', 'plain create', 'plain update', 'restoreFrom only', 'neighbouring annotations']) {
+          expect(result(name).decisions, name).toEqual([]);
+          expect(result(name).authzChecks, name).toEqual([]);
+        }
+      });
+
+      it(`authorizes \`restore\` on the named ${source.kind} (${source.resource}.${source.group}) in the Pod's namespace, on CREATE`, () => {
+        expect(denials('granted')).toEqual([]);
+        expect(result('granted').authzChecks).toEqual([{ ...snapshotGrant(source, 'alice'), allowed: true }]);
+        expect(denials('granted, typed')).toEqual([]);
+        expect(result('granted, typed').authzChecks).toEqual([{ ...snapshotGrant(source, 'alice'), allowed: true }]);
+        expect(denials('ungranted').map((d) => [d.reason, d.message])).toEqual([
+          [
+            'Forbidden',
+            `restoring a Pod from a snapshot needs the restore verb: bob may not restore ${source.resource}.${source.group} "snap" in namespace "team-a"`,
+          ],
+        ]);
+        expect(result('ungranted').authzChecks).toEqual([{ ...snapshotGrant(source, 'bob'), allowed: false }]);
+      });
+
+      it('denies a value that is not an object name, without asking the authorizer or echoing it', () => {
+        expect(denials('longest name')).toEqual([]);
+        const invalid = [...(runs.get(source.preset)?.results.keys() ?? [])].filter((n) => n.startsWith('invalid name'));
+        expect(invalid).toHaveLength(6);
+        for (const name of invalid) {
+          expect(
+            denials(name).map((d) => [d.reason, d.message]),
+            name,
+          ).toEqual([
+            [
+              'Invalid',
+              `annotation ${source.annotation} must name a PodSnapshot: a DNS-1123 subdomain of at most 253 characters (lower-case letters, digits, '-' and '.')`,
+            ],
+          ]);
+          expect(result(name).authzChecks, name).toEqual([]);
+        }
+      });
+
+      it('keeps the annotation immutable on UPDATE: adding, changing and removing it are Invalid', () => {
+        for (const name of ['add the annotation', 'change the annotation', 'remove the annotation']) {
+          expect(
+            denials(name).map((d) => [d.reason, d.message]),
+            name,
+          ).toContainEqual(['Invalid', `annotation ${source.annotation} is immutable; to restore again, create a new Pod`]);
+          expect(result(name).authzChecks, name).toEqual([]);
+        }
+      });
+
+      it(`freezes the spec until ${source.restored}=True on the old Pod, except removing scheduling gates; metadata always passes`, () => {
+        for (const name of ['metadata change while restoring', 'spec change once restored', 'gate removed while restoring'])
+          expect(denials(name), name).toEqual([]);
+        for (const name of [
+          'spec change while restoring',
+          'spec change, restore in progress',
+          "spec change, only other systems' restored conditions",
+          'gate added while restoring',
+          'resize while restoring',
+          'ephemeral container while restoring',
+        ]) {
+          expect(
+            denials(name).map((d) => d.reason),
+            name,
+          ).toEqual(['Forbidden']);
+          expect(denials(name)[0]?.message, name).toContain(`frozen until it has condition ${source.restored}=True`);
+        }
+      });
+    });
+  }
 });

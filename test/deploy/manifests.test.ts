@@ -7,6 +7,7 @@ import { parseServeOptions } from '../../src/cli/options.js';
 import { parsePolicy } from '../../src/policy/parse.js';
 import { defaultPolicy } from '../../src/policy/policy.js';
 import { at } from '../support/json-path.js';
+import { SOURCE_PRESETS, sourceNames } from './sources.js';
 
 /**
  * Reads every manifest as written (no kustomize; the render test covers that) and checks the fields an
@@ -433,5 +434,181 @@ describe('overlays and examples', () => {
 
   it('the stand-in CRD is a kustomize Component (rendered with the base in deploy-render.test.ts)', () => {
     expect(obj(documents(join(NOT_OURS, 'kustomization.yaml'))[0]).kind).toBe('Component');
+  });
+});
+
+describe('restore source Components (manifests/components/source-<preset>)', () => {
+  const baseEntry = (kind: string) => {
+    const { name: _name, matchConditions: _conditions, ...rest } = obj(arr(one(kind, 'restore-guard').webhooks)[0]);
+    return rest;
+  };
+  const componentDir = (preset: string) => join(MANIFESTS, 'components', sourceNames(preset).component);
+  const componentDocs = (preset: string) =>
+    yamlFiles(componentDir(preset))
+      .filter((file) => !file.endsWith('kustomization.yaml'))
+      .flatMap((file) => documents(file))
+      .filter((doc) => !Array.isArray(doc))
+      .map(obj);
+  const componentOne = (preset: string, kind: string) => {
+    const found = componentDocs(preset).filter((doc) => doc.kind === kind);
+    expect(found, `${preset} ${kind}`).toHaveLength(1);
+    return found[0] as Obj;
+  };
+  const ruleSet = (rules: unknown) =>
+    arr(rules).flatMap((rule) =>
+      arr(at(rule, 'apiGroups')).flatMap((group) =>
+        arr(at(rule, 'resources')).flatMap((resource) => arr(at(rule, 'verbs')).map((verb) => `${String(group)}/${String(resource)}:${String(verb)}`)),
+      ),
+    );
+
+  for (const source of SOURCE_PRESETS) {
+    const names = sourceNames(source.preset);
+    const dir = componentDir(source.preset);
+    const kustomization = obj(documents(join(dir, 'kustomization.yaml'))[0]);
+
+    it(`${source.preset}: a Component listing every file it holds, whose header says to add the preset to the policy too`, () => {
+      expect(kustomization.kind).toBe('Component');
+      const listed = [...arr(kustomization.resources), ...arr(kustomization.patches).map((p) => at(p, 'path'))].map(String).sort();
+      const present = readdirSync(dir)
+        .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
+        .sort();
+      expect(listed).toEqual(present);
+      const header = readFileSync(join(dir, 'kustomization.yaml'), 'utf8').split('\napiVersion:')[0] as string;
+      expect(header).toContain('sources:');
+      expect(header).toContain(`- preset: ${source.preset}`);
+      // What happens when only one of the two is done.
+      expect(header).toMatch(/without the policy entry/);
+      expect(header).toMatch(/policy entry without the Component/);
+    });
+
+    it(`${source.preset}: the policy edit its header shows, added to the shipped policy, parses to the preset restore-guard reads`, () => {
+      const header = readFileSync(join(dir, 'kustomization.yaml'), 'utf8').split('\n');
+      const start = header.indexOf('#   sources:');
+      expect(start).toBeGreaterThan(0);
+      // The commented block: `#   sources:` and the lines indented under it.
+      let end = start + 1;
+      while (header[end]?.startsWith('#     ')) end += 1;
+      const snippet = header
+        .slice(start, end)
+        .map((line) => line.slice('#   '.length))
+        .join('\n');
+      const text = `${String(at(one('ConfigMap', 'restore-guard-policy'), 'data', 'policy.yaml'))}\n${snippet}\n`;
+      const result = parsePolicy(text);
+      expect(result.ok ? [] : result.errors).toEqual([]);
+      // Read loosely: the decision core's types are not this test's business, the policy's public shape is.
+      const sources = (result.ok ? (result.policy as unknown as { sources?: unknown[] }).sources : undefined) ?? [];
+      expect(sources).toContainEqual({ preset: 'kep-5823' });
+      expect(sources).toContainEqual(
+        expect.objectContaining({
+          name: source.preset,
+          reference: { annotation: source.annotation },
+          resource: { group: source.group, version: source.version, resource: source.resource },
+          verb: 'restore',
+          placement: { mode: 'none' },
+          restored: { condition: source.restored },
+        }),
+      );
+    });
+
+    it(`${source.preset}: adds one entry to each webhook configuration, like the base's but sent only Pods carrying ${source.annotation}`, () => {
+      const patches = arr(kustomization.patches).map(obj);
+      for (const [kind, webhookName] of [
+        ['MutatingWebhookConfiguration', names.mutatingWebhook],
+        ['ValidatingWebhookConfiguration', names.validatingWebhook],
+      ] as const) {
+        const patch = patches.find((p) => at(p, 'target', 'kind') === kind) as Obj;
+        expect(at(patch, 'target', 'name')).toBe('restore-guard');
+        const ops = arr(documents(join(dir, String(patch.path)))[0]).map(obj);
+        // Appended, never replaced: another source's entry, or the base's, stays as it is.
+        expect(ops.map((op) => [op.op, op.path])).toEqual([['add', '/webhooks/-']]);
+        const { name: entryName, matchConditions, ...rest } = obj(ops[0]?.value);
+        expect(entryName).toBe(webhookName);
+        expect(rest).toEqual(baseEntry(kind));
+        const conditions = arr(matchConditions).map(obj);
+        expect(conditions).toHaveLength(1);
+        const expression = String(conditions[0]?.expression);
+        expect(expression).toContain(`'${source.annotation}' in object.metadata.annotations`);
+        expect(expression).toContain(`'${source.annotation}' in oldObject.metadata.annotations`);
+        expect(expression).not.toContain('restoreFrom');
+      }
+    });
+
+    it(`${source.preset}: RBAC of its own: get/list/watch on ${source.resource}.${source.group} only, for restore-guard's ServiceAccount`, () => {
+      const role = componentOne(source.preset, 'ClusterRole');
+      expect(at(role, 'metadata', 'name')).toBe(names.clusterRole);
+      expect(ruleSet(role.rules).sort()).toEqual(['get', 'list', 'watch'].map((verb) => `${source.group}/${source.resource}:${verb}`));
+      const binding = componentOne(source.preset, 'ClusterRoleBinding');
+      expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: names.clusterRole });
+      expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'restore-guard', namespace: 'restore-guard' }]);
+    });
+
+    it(`${source.preset}: a companion policy of its own: bound, Deny, fails closed, the base's match constraints, authorizer on its resource`, () => {
+      const policy = componentOne(source.preset, 'ValidatingAdmissionPolicy');
+      const binding = componentOne(source.preset, 'ValidatingAdmissionPolicyBinding');
+      expect(at(policy, 'metadata', 'name')).toBe(names.policy);
+      expect(at(binding, 'spec')).toEqual({ policyName: names.policy, validationActions: ['Deny'] });
+      expect(at(policy, 'spec', 'failurePolicy')).toBe('Fail');
+      expect(at(policy, 'spec', 'matchConstraints')).toEqual(at(one('ValidatingAdmissionPolicy'), 'spec', 'matchConstraints'));
+      const text = JSON.stringify(at(policy, 'spec'));
+      expect(text).toMatch(
+        new RegExp(
+          `authorizer\\.group\\('${source.group.replace(/\./g, '\\.')}'\\)\\.resource\\('${source.resource}'\\)[^"]*\\.check\\('restore'\\)\\.allowed\\(\\)`,
+        ),
+      );
+      expect(text).toContain(`c.type == '${source.restored}' && c.status == 'True'`);
+      // Component resources get no label from the base's kustomization: they carry their own.
+      for (const doc of componentDocs(source.preset)) {
+        expect(at(doc, 'metadata', 'labels', 'app.kubernetes.io/part-of'), String(doc.kind)).toBe('restore-guard');
+        expect(at(doc, 'metadata', 'namespace'), String(doc.kind)).toBeUndefined();
+      }
+    });
+
+    it(`${source.preset}: the example grants only \`restore\` on ${source.resource}.${source.group}, and binds it`, () => {
+      const examples = documents(join(MANIFESTS, 'examples', `${source.example}.yaml`)).map(obj);
+      const role = examples.find((d) => d.kind === 'ClusterRole') as Obj;
+      expect(at(role, 'metadata', 'name')).toBe(source.example);
+      expect(role.rules).toEqual([{ apiGroups: [source.group], resources: [source.resource], verbs: ['restore'] }]);
+      expect(at(role, 'metadata', 'labels', 'rbac.authorization.k8s.io/aggregate-to-admin')).toBeUndefined();
+      expect(examples.some((d) => d.kind === 'RoleBinding' && at(d, 'roleRef', 'name') === source.example)).toBe(true);
+      for (const role of examples.filter((d) => d.kind === 'Role')) {
+        for (const rule of arr(role.rules).map(obj))
+          expect(rule).toMatchObject({ apiGroups: [source.group], resources: [source.resource], verbs: ['restore'] });
+      }
+      const listed = arr(obj(documents(join(MANIFESTS, 'examples', 'kustomization.yaml'))[0]).resources);
+      expect(listed).toContain(`${source.example}.yaml`);
+    });
+
+    it(`${source.preset}: the e2e stand-in CRD serves ${source.kind} (${source.resource}.${source.group}/${source.version}) with a status subresource and conditions`, () => {
+      const file = join(ROOT, 'test', 'e2e', 'fixtures', `${source.resource}.${source.group}.yaml`);
+      expect(readFileSync(file, 'utf8')).toMatch(/^# STAND-IN[\s\S]*restore-systems\.md/);
+      const [crd, ...rest] = documents(file).map(obj);
+      expect(rest).toEqual([]);
+      expect(crd?.kind).toBe('CustomResourceDefinition');
+      expect(at(crd, 'metadata', 'name')).toBe(`${source.resource}.${source.group}`);
+      expect(at(crd, 'spec', 'group')).toBe(source.group);
+      expect(at(crd, 'spec', 'scope')).toBe('Namespaced');
+      expect(at(crd, 'spec', 'names')).toMatchObject({ kind: source.kind, plural: source.resource });
+      const versions = arr(at(crd, 'spec', 'versions')).map(obj);
+      expect(versions.filter((v) => v.storage === true).map((v) => v.name)).toEqual([source.version]);
+      for (const version of versions) {
+        expect(version.served, String(version.name)).toBe(true);
+        expect(at(version, 'subresources', 'status'), String(version.name)).toEqual({});
+        const status = at(version, 'schema', 'openAPIV3Schema', 'properties', 'status', 'properties');
+        expect(Object.keys(obj(at(status, 'conditions', 'items', 'properties')))).toEqual(
+          expect.arrayContaining(['type', 'status', 'reason', 'lastTransitionTime']),
+        );
+        for (const field of source.statusFields) expect(at(status, field, 'type'), field).toBe('string');
+      }
+    });
+  }
+
+  it('the Components compose: every name one adds is its own', () => {
+    const added = SOURCE_PRESETS.flatMap((source) => [
+      ...componentDocs(source.preset).map((doc) => `${String(doc.kind)}/${String(at(doc, 'metadata', 'name'))}`),
+      ...Object.values(sourceNames(source.preset)),
+    ]);
+    expect(new Set(added).size).toBe(added.length);
+    const baseNames = base.map((doc) => `${String(doc.kind)}/${String(at(doc, 'metadata', 'name'))}`);
+    for (const name of added) expect(baseNames).not.toContain(name);
   });
 });

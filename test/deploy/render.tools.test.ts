@@ -15,6 +15,7 @@ import { issueClient } from '../../src/tls/issue.js';
 import { at } from '../support/json-path.js';
 import { SecretVolume } from '../support/secret-volume.js';
 import { startWebhookProcess } from '../support/webhook-process.js';
+import { SOURCE_PRESETS, sourceNames } from './sources.js';
 
 /**
  * Renders the base, both overlays, the examples and (when present) the stand-in component with kustomize,
@@ -227,6 +228,14 @@ describe('kustomize renders', () => {
         'Role/restore-web-ckpt',
         'RoleBinding/podcheckpoint-restorer-alice',
         'RoleBinding/restore-web-ckpt-replicaset-controller',
+        'ClusterRole/podsnapshot-restorer-dynamo',
+        'Role/restore-worker-snapshot',
+        'RoleBinding/podsnapshot-restorer-dynamo-alice',
+        'RoleBinding/restore-worker-snapshot-replicaset-controller',
+        'ClusterRole/podsnapshot-restorer-gke',
+        'Role/restore-gke-snapshot',
+        'RoleBinding/podsnapshot-restorer-gke-alice',
+        'RoleBinding/restore-gke-snapshot-statefulset-controller',
         'RuntimeClass/runc-checkpoint',
       ].sort(),
     );
@@ -298,5 +307,157 @@ describe('kustomize renders', () => {
     expect(rules).toContainEqual({ apiGroups: [group], resources: ['podcheckpoints'], verbs: ['get', 'list', 'watch'] });
     const vap = docs.find((d) => d.kind === 'ValidatingAdmissionPolicy') as Obj;
     expect(JSON.stringify(at(vap, 'spec', 'validations'))).toContain(`authorizer.group('${group}').resource('podcheckpoints')`);
+  });
+});
+
+describe('kustomize renders the restore source Components', () => {
+  const HOOK_KINDS = ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration'] as const;
+  const webhookNames = (docs: Obj[], kind: string) =>
+    (
+      at(
+        docs.find((d) => d.kind === kind),
+        'webhooks',
+      ) as Obj[]
+    ).map((w) => String(w.name));
+  /** A new overlay in the working copy: `resources` and `components` relative to manifests/overlays/<dir>. */
+  async function renderOverlay(dir: string, resources: string[], components: string[]): Promise<Obj[]> {
+    const overlay = join(work, 'manifests', 'overlays', dir);
+    mkdirSync(overlay);
+    writeFileSync(
+      join(overlay, 'kustomization.yaml'),
+      [
+        'apiVersion: kustomize.config.k8s.io/v1beta1',
+        'kind: Kustomization',
+        `resources: [${resources.join(', ')}]`,
+        `components: [${components.map((c) => `../../components/${c}`).join(', ')}]`,
+      ].join('\n'),
+    );
+    return render(overlay);
+  }
+  const added = (preset: string) => {
+    const names = sourceNames(preset);
+    return [
+      `ClusterRole/${names.clusterRole}`,
+      `ClusterRoleBinding/${names.clusterRole}`,
+      `ValidatingAdmissionPolicy/${names.policy}`,
+      `ValidatingAdmissionPolicyBinding/${names.policy}`,
+    ];
+  };
+
+  let baseDocs: Obj[];
+  beforeAll(async () => {
+    baseDocs = await render(join(work, 'manifests', 'base'));
+  });
+
+  const combinations: Array<{ dir: string; components: string[] }> = [
+    ...SOURCE_PRESETS.map((s) => ({ dir: `only-${s.preset}`, components: [sourceNames(s.preset).component] })),
+    { dir: 'both-sources', components: SOURCE_PRESETS.map((s) => sourceNames(s.preset).component) },
+    { dir: 'both-sources-reversed', components: SOURCE_PRESETS.map((s) => sourceNames(s.preset).component).reverse() },
+    { dir: 'both-sources-and-standin', components: ['podcheckpoint-standin', ...SOURCE_PRESETS.map((s) => sourceNames(s.preset).component)] },
+  ];
+  for (const { dir, components } of combinations) {
+    it(`base + ${components.join(' + ')}: each adds its own objects and webhook entries, and replaces nothing`, async () => {
+      const docs = await renderOverlay(dir, ['../../base'], components);
+      const sources = components.flatMap((c) => SOURCE_PRESETS.filter((s) => sourceNames(s.preset).component === c));
+      const standIn = components.includes('podcheckpoint-standin');
+      const expected = [
+        ...baseDocs.map(name),
+        ...sources.flatMap((s) => added(s.preset)),
+        ...(standIn ? ['CustomResourceDefinition/podcheckpoints.checkpoint.k8s.io'] : []),
+      ];
+      expect(docs.map(name).sort()).toEqual(expected.sort());
+
+      // Everything of the base is as the base renders it, but for what the stand-in patches and the entries added.
+      const patchedByStandIn = ['ConfigMap/restore-guard-policy', 'ClusterRole/restore-guard', 'ValidatingAdmissionPolicy/restore-guard.dev'];
+      for (const doc of baseDocs) {
+        if (HOOK_KINDS.includes(doc.kind as (typeof HOOK_KINDS)[number])) continue;
+        if (standIn && patchedByStandIn.includes(name(doc))) continue;
+        expect(
+          docs.find((d) => name(d) === name(doc)),
+          name(doc),
+        ).toEqual(doc);
+      }
+      for (const kind of HOOK_KINDS) {
+        const baseHook = baseDocs.find((d) => d.kind === kind) as Obj;
+        const hook = docs.find((d) => d.kind === kind) as Obj;
+        const entries = hook.webhooks as Obj[];
+        // The base entry first and untouched, then one entry per source, in the order the Components are listed.
+        expect(entries[0]).toEqual(at(baseHook, 'webhooks', 0));
+        const own = (s: { preset: string }) =>
+          kind === 'MutatingWebhookConfiguration' ? sourceNames(s.preset).mutatingWebhook : sourceNames(s.preset).validatingWebhook;
+        expect(webhookNames(docs, kind)).toEqual([String(at(baseHook, 'webhooks', 0, 'name')), ...sources.map(own)]);
+        for (const entry of entries.slice(1)) {
+          const { name: _n, matchConditions: _m, ...rest } = entry;
+          const { name: _bn, matchConditions: _bm, ...baseRest } = at(baseHook, 'webhooks', 0) as Obj;
+          expect(rest, String(entry.name)).toEqual(baseRest);
+        }
+        expect({ ...hook, webhooks: undefined }).toEqual({ ...baseHook, webhooks: undefined });
+      }
+      for (const source of sources) {
+        const role = docs.find((d) => name(d) === `ClusterRole/${sourceNames(source.preset).clusterRole}`) as Obj;
+        expect(role.rules).toEqual([{ apiGroups: [source.group], resources: [source.resource], verbs: ['get', 'list', 'watch'] }]);
+        for (const doc of docs.filter((d) => added(source.preset).includes(name(d)))) {
+          expect(at(doc, 'metadata', 'labels', 'app.kubernetes.io/part-of'), name(doc)).toBe('restore-guard');
+        }
+      }
+      if (standIn) {
+        // The stand-in's patches still land on the base's objects, not on a source's.
+        const rules = at(
+          docs.find((d) => name(d) === 'ClusterRole/restore-guard'),
+          'rules',
+        ) as Obj[];
+        expect(rules).toContainEqual({ apiGroups: ['checkpoint.k8s.io'], resources: ['podcheckpoints'], verbs: ['get', 'list', 'watch'] });
+        const vap = docs.find((d) => name(d) === 'ValidatingAdmissionPolicy/restore-guard.dev') as Obj;
+        expect(JSON.stringify(at(vap, 'spec', 'validations'))).toContain("authorizer.group('checkpoint.k8s.io')");
+      }
+    });
+  }
+
+  it('over the cert-manager overlay: cainjector is asked to fill both configurations, so every entry', async () => {
+    const docs = await renderOverlay(
+      'cert-manager-sources',
+      ['../cert-manager'],
+      SOURCE_PRESETS.map((s) => sourceNames(s.preset).component),
+    );
+    for (const kind of HOOK_KINDS) {
+      const hook = docs.find((d) => d.kind === kind) as Obj;
+      expect(at(hook, 'metadata', 'annotations', 'cert-manager.io/inject-ca-from')).toBe('restore-guard/restore-guard-serving');
+      expect(webhookNames(docs, kind)).toHaveLength(1 + SOURCE_PRESETS.length);
+    }
+  });
+
+  it('in the self-signed overlay: its replacements give every entry the caBundle; in an overlay over it they cannot (as the headers say)', async () => {
+    const copy = join(work, 'manifests', 'overlays', 'self-signed-sources');
+    cpSync(join(work, 'manifests', 'overlays', 'self-signed'), copy, { recursive: true });
+    const issued = await renewCertificates({ outDir: join(copy, 'generated') });
+    const bundle = readFileSync(issued.files.caBundleBase64, 'utf8');
+    writeFileSync(
+      join(copy, 'kustomization.yaml'),
+      `${readFileSync(join(copy, 'kustomization.yaml'), 'utf8')}components:\n${SOURCE_PRESETS.map((s) => `  - ../../components/${sourceNames(s.preset).component}\n`).join('')}`,
+    );
+    const docs = await render(copy);
+    for (const kind of HOOK_KINDS) {
+      const entries = at(
+        docs.find((d) => d.kind === kind),
+        'webhooks',
+      ) as Obj[];
+      expect(entries).toHaveLength(1 + SOURCE_PRESETS.length);
+      for (const entry of entries) expect(at(entry, 'clientConfig', 'caBundle'), String(entry.name)).toBe(bundle);
+    }
+
+    // An overlay over the self-signed overlay: its replacements ran before the Components added their entries.
+    await renewCertificates({ outDir: join(work, 'manifests', 'overlays', 'self-signed', 'generated') });
+    const overDocs = await renderOverlay(
+      'over-self-signed',
+      ['../self-signed'],
+      SOURCE_PRESETS.map((s) => sourceNames(s.preset).component),
+    );
+    for (const kind of HOOK_KINDS) {
+      const entries = at(
+        overDocs.find((d) => d.kind === kind),
+        'webhooks',
+      ) as Obj[];
+      expect(entries.map((e) => at(e, 'clientConfig', 'caBundle') !== undefined)).toEqual([true, ...SOURCE_PRESETS.map(() => false)]);
+    }
   });
 });
