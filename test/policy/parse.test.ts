@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_POLICY_BYTES, parsePolicy } from '../../src/policy/parse.js';
-import { defaultPolicy, type Policy } from '../../src/policy/policy.js';
+import { defaultPolicy, sourcesOf, type Policy } from '../../src/policy/policy.js';
+import { dynamoSnapshotSource, gkePodSnapshotSource } from '../../src/policy/sources.js';
 
 const HEADER = 'apiVersion: restore-guard.dev/v1alpha1\nkind: RestorePolicy\n';
 
@@ -214,5 +215,88 @@ describe('policy schema bounds', () => {
       '/mode: must be one of enforce, warn, audit',
       '/placement: must be one of nodeAffinity, nodeName, none',
     ]);
+  });
+});
+
+describe('parsePolicy: sources', () => {
+  const names = (policy: Policy) => sourcesOf(policy).map((s) => s.name);
+
+  it('is KEP-5823 alone when absent, following the top-level checkpoint API and placement', () => {
+    const policy = policyFrom('checkpointAPI: { group: checkpoint.k8s.io }\nplacement: nodeName\n');
+    expect(policy.sources).toEqual([{ preset: 'kep-5823' }]);
+    expect(sourcesOf(policy)[0]).toMatchObject({
+      resource: { group: 'checkpoint.k8s.io', version: 'v1alpha1', resource: 'podcheckpoints' },
+      placement: { mode: 'nodeName', nodePath: 'status.nodeName' },
+    });
+  });
+
+  it('expands presets, in order, with a version override', () => {
+    const policy = policyFrom('sources:\n  - preset: gke-pod-snapshot\n    version: v1alpha1\n  - preset: dynamo-snapshot\n  - preset: kep-5823\n');
+    expect(names(policy)).toEqual(['gke-pod-snapshot', 'dynamo-snapshot', 'kep-5823']);
+    expect(sourcesOf(policy)[0]).toEqual(gkePodSnapshotSource('v1alpha1'));
+    expect(sourcesOf(policy)[1]).toEqual(dynamoSnapshotSource());
+  });
+
+  it('reads a custom source, filling in the verb, the Ready status and no placement', () => {
+    const policy = policyFrom(`sources:
+  - name: example
+    reference: {annotation: example.com/restore-from}
+    resource: {group: example.com, version: v1, resource: snapshots}
+    ready: {condition: Ready}
+    restored: {condition: example.com/Restored}
+`);
+    expect(sourcesOf(policy)).toEqual([
+      {
+        name: 'example',
+        reference: { annotation: 'example.com/restore-from' },
+        resource: { group: 'example.com', version: 'v1', resource: 'snapshots' },
+        verb: 'restore',
+        ready: { condition: 'Ready', status: 'True' },
+        placement: { mode: 'none' },
+        restored: { condition: 'example.com/Restored' },
+      },
+    ]);
+  });
+
+  it.each([
+    ['sources: []', '/sources: must NOT have fewer than 1 items'],
+    ['sources: [{preset: kubevirt}]', '/sources/0/preset: must be one of kep-5823, dynamo-snapshot, gke-pod-snapshot'],
+    ['sources: [{preset: kep-5823, version: v1}]', '/sources/0: kep-5823 takes its version from checkpointAPI'],
+    ['sources: [{preset: dynamo-snapshot, verb: get}]', '/sources/0: unknown field "verb"'],
+    [
+      'sources: [{name: x, reference: {annotation: a/b}, resource: {group: g, version: v1, resource: r}, restored: {condition: R}, typo: 1}]',
+      '/sources/0: unknown field "typo"',
+    ],
+    [
+      'sources: [{name: x, reference: {field: spec.other}, resource: {group: g, version: v1, resource: r}, restored: {condition: R}}]',
+      '/sources/0/reference/field',
+    ],
+    [
+      'sources: [{name: x, reference: {annotation: "not a key"}, resource: {group: g, version: v1, resource: r}, restored: {condition: R}}]',
+      '/sources/0/reference/annotation',
+    ],
+    [
+      'sources: [{name: x, reference: {annotation: a/b}, resource: {group: g, version: v1, resource: r}, restored: {condition: R}, placement: {mode: nodeName}}]',
+      '/sources/0/placement: nodeName needs nodePath',
+    ],
+    [
+      'sources: [{name: x, reference: {annotation: a/b}, resource: {group: g, version: v1, resource: r}, restored: {condition: R}, placement: {mode: none, nodePath: status.node}}]',
+      '/sources/0/placement: nodePath is only read by nodeAffinity or nodeName',
+    ],
+    [
+      'sources: [{name: dynamo-snapshot, reference: {annotation: a/b}, resource: {group: g, version: v1, resource: r}, restored: {condition: R}}]',
+      "/sources/0/name: dynamo-snapshot is a preset's name",
+    ],
+    ['sources: [{preset: dynamo-snapshot}, {preset: dynamo-snapshot}]', '/sources/1: the name dynamo-snapshot is already used by /sources/0'],
+    [
+      'sources: [{preset: dynamo-snapshot}, {name: x, reference: {annotation: nvidia.com/restore-from}, resource: {group: g, version: v1, resource: r}, restored: {condition: R}}]',
+      '/sources/1: annotation "nvidia.com/restore-from" is already read by /sources/0',
+    ],
+    [
+      'sources: [{preset: kep-5823}, {name: x, reference: {field: spec.restoreFrom}, resource: {group: g, version: v1, resource: r}, restored: {condition: R}}]',
+      '/sources/1: spec.restoreFrom is already read by /sources/0',
+    ],
+  ])('refuses %s', (yaml, error) => {
+    expect(errorsOf(`${yaml}\n`)).toContain(error);
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { dynamoSnapshotSource } from '../../src/policy/sources.js';
 import { compactCheckpoint, toPodCheckpoint } from '../../src/restore/checkpoint.js';
 
 const raw = (status: Record<string, unknown>) => ({ metadata: { name: 'c', namespace: 'team-a' }, status });
@@ -89,5 +90,50 @@ describe('compactCheckpoint', () => {
     expect(toPodCheckpoint(full)?.template).toEqual(full.status.checkpointedPodTemplate);
     expect(toPodCheckpoint(full, { template: false })?.template).toBeUndefined();
     expect(toPodCheckpoint(full)?.resourceVersion).toBe('42');
+  });
+});
+
+describe('toPodCheckpoint with a source layout', () => {
+  const dynamo = dynamoSnapshotSource();
+  const snapshot = (status: Record<string, unknown>) => ({ metadata: { name: 's', namespace: 'team-a', resourceVersion: '7' }, status });
+
+  it("reads readiness from the source's condition, never from a phase", () => {
+    expect(toPodCheckpoint(snapshot({ conditions: [{ type: 'Ready', status: 'True' }] }), { layout: dynamo })).toMatchObject({ ready: true });
+    expect(toPodCheckpoint(snapshot({ phase: 'Ready' }), { layout: dynamo })).toMatchObject({ ready: false, notReadyReason: 'no Ready condition yet' });
+    expect(toPodCheckpoint(snapshot({ conditions: [{ type: 'Failed', status: 'True' }] }), { layout: dynamo })).toMatchObject({ ready: false });
+    const custom = { ...dynamo, preset: undefined, ready: { condition: 'example.com/Usable', status: 'True' } };
+    expect(toPodCheckpoint(snapshot({ conditions: [{ type: 'example.com/Usable', status: 'False' }] }), { layout: custom })).toMatchObject({
+      ready: false,
+      notReadyReason: 'example.com/Usable=False',
+    });
+  });
+
+  it('takes every object as ready when the source checks no readiness', () => {
+    expect(toPodCheckpoint(snapshot({}), { layout: { ...dynamo, ready: undefined } })).toMatchObject({ ready: true });
+  });
+
+  it('reads the node and the template only from the paths the source gives', () => {
+    const layout = { ...dynamo, placement: { mode: 'nodeName' as const, nodePath: 'status.source.node' }, template: { path: 'spec.podTemplate' } };
+    const raw = { ...snapshot({ nodeName: 'ignored', source: { node: 'n1' } }), spec: { podTemplate: { spec: {} } } };
+    expect(toPodCheckpoint(raw, { layout })).toMatchObject({ nodeName: 'n1', template: { spec: {} } });
+    expect(toPodCheckpoint(raw, { layout: dynamo })).not.toHaveProperty('nodeName');
+    expect(toPodCheckpoint(raw, { layout: dynamo })).not.toHaveProperty('template');
+    // Own keys only: an inherited field is not a node.
+    const inherited = { ...snapshot({}), status: Object.create({ source: { node: 'n2' } }) as Record<string, unknown> };
+    expect(toPodCheckpoint(inherited, { layout })).not.toHaveProperty('nodeName');
+  });
+
+  it('dates a snapshot by when it became Ready, a PodCheckpoint only by its completion time', () => {
+    const since = { conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: '2026-11-29T10:00:00Z' }] };
+    expect(toPodCheckpoint(snapshot(since), { layout: dynamo })?.completionTime).toBe('2026-11-29T10:00:00Z');
+    expect(toPodCheckpoint(snapshot({ ...since, completionTime: '2026-11-29T09:00:00Z' }), { layout: dynamo })?.completionTime).toBe('2026-11-29T09:00:00Z');
+    expect(toPodCheckpoint(snapshot(since))?.completionTime).toBeUndefined();
+    const notReady = { conditions: [{ type: 'Ready', status: 'False', lastTransitionTime: '2026-11-29T10:00:00Z' }] };
+    expect(toPodCheckpoint(snapshot(notReady), { layout: dynamo })?.completionTime).toBeUndefined();
+  });
+
+  it('keeps the compact record free of templates for any layout', () => {
+    const layout = { ...dynamo, template: { path: 'spec.podTemplate' } };
+    expect(compactCheckpoint({ ...snapshot({}), spec: { podTemplate: { spec: {} } } }, layout)?.template).toBeUndefined();
   });
 });
