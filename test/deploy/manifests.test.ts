@@ -492,7 +492,10 @@ describe('restore source Components (manifests/components/source-<preset>)', () 
         .slice(start, end)
         .map((line) => line.slice('#   '.length))
         .join('\n');
-      const text = `${String(at(one('ConfigMap', 'restore-guard-policy'), 'data', 'policy.yaml'))}\n${snippet}\n`;
+      // The snippet replaces the shipped policy's own `sources:` list.
+      const shipped = String(at(one('ConfigMap', 'restore-guard-policy'), 'data', 'policy.yaml')).replace(/^sources:\n(?:[ #].*\n)*/m, '');
+      expect(shipped).not.toContain('sources:');
+      const text = `${shipped}\n${snippet}\n`;
       const result = parsePolicy(text);
       expect(result.ok ? [] : result.errors).toEqual([]);
       // Read loosely: the decision core's types are not this test's business, the policy's public shape is.
