@@ -259,9 +259,12 @@ export async function shippedBase(info: ControlPlaneInfo): Promise<Manifest[]> {
   return parseStream(await run(info, ['kustomize', join(MANIFESTS, 'base')]));
 }
 
-/** What the harness installs: an overlay of manifests/base with the PodCheckpoint stand-in Component. */
-export async function shippedInstall(info: ControlPlaneInfo): Promise<Manifest[]> {
-  const overlay = join(info.dir, 'install');
+/**
+ * What the harness installs: an overlay of manifests/base with the PodCheckpoint stand-in Component, and
+ * `components` (other manifests/components, e.g. source-dynamo-snapshot) after it.
+ */
+export async function shippedInstall(info: ControlPlaneInfo, components: string[] = []): Promise<Manifest[]> {
+  const overlay = join(info.dir, ['install', ...components].join('+'));
   mkdirSync(overlay, { recursive: true });
   await writeFile(
     join(overlay, 'kustomization.yaml'),
@@ -269,7 +272,7 @@ export async function shippedInstall(info: ControlPlaneInfo): Promise<Manifest[]
       apiVersion: 'kustomize.config.k8s.io/v1beta1',
       kind: 'Kustomization',
       resources: [relative(overlay, join(MANIFESTS, 'base'))],
-      components: [relative(overlay, join(MANIFESTS, 'components', 'podcheckpoint-standin'))],
+      components: ['podcheckpoint-standin', ...components].map((component) => relative(overlay, join(MANIFESTS, 'components', component))),
     }),
   );
   return parseStream(await run(info, ['kustomize', overlay]));

@@ -175,10 +175,13 @@ export function sumCounter(text: string, name: string): number {
   return sum;
 }
 
-/** The shipped webhook configurations, pointed at `url` (https://127.0.0.1:PORT) with the CA as caBundle. */
-export async function shippedWebhooks(info: ControlPlaneInfo, url: string): Promise<Manifest[]> {
+/**
+ * The shipped webhook configurations, pointed at `url` (https://127.0.0.1:PORT) with the CA as caBundle;
+ * `install`: another rendering than shippedInstall()'s (e.g. with source Components).
+ */
+export async function shippedWebhooks(info: ControlPlaneInfo, url: string, install?: Manifest[]): Promise<Manifest[]> {
   const caBundle = Buffer.from(readFileSync(info.caFile)).toString('base64');
-  const configurations = (await shippedInstall(info)).filter((o) => WEBHOOK_KINDS.has(String(o.kind)));
+  const configurations = (install ?? (await shippedInstall(info))).filter((o) => WEBHOOK_KINDS.has(String(o.kind)));
   if (configurations.length !== 2) throw new Error(`manifests/base should ship 2 webhook configurations, found ${configurations.length}`);
   for (const configuration of configurations) {
     for (const webhook of (configuration.webhooks ?? []) as Array<Record<string, unknown>>) {
