@@ -1,13 +1,15 @@
 // npm run demo [-- --keep]: restore-guard on one machine. Starts etcd and kube-apiserver (built by
 // npm run controlplane:build), restore-guard registered through its shipped webhook configurations, applies the
 // sample objects in demo/manifests, and walks through an allowed restore, a denied restore and a denied update,
-// printing each kubectl command and its answer. With --keep it stays up until Ctrl-C, for trying more commands.
+// then (act 2) the same for a Dynamo-style snapshot restore of a real core Pod, printing each kubectl command
+// and its answer. With --keep it stays up until Ctrl-C, for trying more commands.
 import { relative } from 'node:path';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane/controlplane.js';
 import { commandLine, kubectl, type KubectlOptions } from '../harness/controlplane/kubectl.js';
 import { eventually, httpsRequest } from '../harness/controlplane/net.js';
 import { REPO } from '../harness/controlplane/paths.js';
 import { clusterClientCertificate } from '../harness/controlplane/restoreguard.js';
+import { applySourceComponents, DYNAMO, installSnapshotCrds, registerSourceWebhooks, setSourcesPolicy } from '../harness/controlplane/sources.js';
 import { startSuite, type Suite } from '../harness/controlplane/suite.js';
 
 const keep = process.argv.includes('--keep');
@@ -117,11 +119,46 @@ async function main(): Promise<void> {
     suite?.restoreGuard.logs.some((l) => l.clientCN === 'mallory') ? true : undefined,
   );
 
+  say('Act 2. A restore system that runs today: NVIDIA Dynamo snapshots, on real core Pods');
+  console.log(dim('  enable it: the stand-in CRD, the component source-dynamo-snapshot (webhook entries, RBAC), the policy'));
+  await installSnapshotCrds(cp, [DYNAMO]);
+  await applySourceComponents(cp, [DYNAMO], { policies: false });
+  await setSourcesPolicy(cp, [{ preset: 'kep-5823' }, { preset: 'dynamo-snapshot' }]);
+  await registerSourceWebhooks(cp, suite.restoreGuard, [DYNAMO]);
+  await sh(['get', '-n', 'restore-guard', 'configmap', 'restore-guard-policy', '-o', 'jsonpath={.data.policy\\.yaml}']);
+  await sh(['apply', '-f', file('50-dynamo-snapshot.yaml'), '-f', file('52-dynamo-rbac.yaml')]);
+  await sh([
+    'patch',
+    '-n',
+    'shop',
+    'podsnapshot',
+    'llm-warm-1',
+    '--subresource=status',
+    '--type=merge',
+    '--patch-file',
+    file('51-dynamo-snapshot-status.yaml'),
+  ]);
+
+  say('5. alice restores the Pod llm-1 from the snapshot llm-warm-1: allowed (no pin: the snapshot sits on shared storage)');
+  await eventually('the grant to reach the authorization cache', async () =>
+    (await kubectl(cp, ['create', '--dry-run=server', '-f', file('53-restore-llm.yaml')], { as: 'alice' })).code === 0 ? true : undefined,
+  );
+  await sh(['apply', '-f', file('53-restore-llm.yaml')], { as: 'alice' });
+  say('   ... bob, who may create Pods but not restore, is denied; Dynamo alone would have let him');
+  await sh(['apply', '-f', file('54-restore-llm-bob.yaml')], { as: 'bob' }, 'fail');
+  say('   ... and the annotation of an existing Pod cannot change');
+  await sh(['annotate', '--overwrite', '-n', 'shop', 'pod', 'llm-1', 'nvidia.com/restore-from=cart-1'], { as: 'alice' }, 'fail');
+
+  say('6. The spec stays frozen until the node agent reports nvidia.com/Restored=True');
+  await sh(['patch', '-n', 'shop', 'pod', 'llm-1', '--type=merge', '--patch-file', file('56-llm-deadline.yaml')], { as: 'alice' }, 'fail');
+  await sh(['patch', '-n', 'shop', 'pod', 'llm-1', '--subresource=status', '--type=strategic', '--patch-file', file('55-llm-restored.yaml')]);
+  await sh(['patch', '-n', 'shop', 'pod', 'llm-1', '--type=merge', '--patch-file', file('56-llm-deadline.yaml')], { as: 'alice' });
+
   say("What restore-guard logged (one line per restore decision; nothing from the Pod's spec)");
   for (const entry of suite.restoreGuard.logs.slice(firstLog).filter((l) => typeof l.decision === 'string' && l.dryRun !== true)) {
     console.log(
       dim(
-        `  ${JSON.stringify({ webhook: entry.webhook, operation: entry.operation, user: entry.user, checkpoint: entry.checkpoint, decision: entry.decision, reason: entry.reason })}`,
+        `  ${JSON.stringify({ webhook: entry.webhook, operation: entry.operation, user: entry.user, source: entry.source, checkpoint: entry.checkpoint, decision: entry.decision, reason: entry.reason })}`,
       ),
     );
   }
