@@ -61,8 +61,8 @@ function comparableSpec(spec: Record<string, unknown>): Record<string, unknown> 
 
 /** Field paths where the Pod's spec differs from the captured template (as placed on the node). */
 export function specDifferences(pod: CreateFacts['pod'], template: CreateFacts['pod'], node: string | undefined, placement: Policy['placement']): string[] {
-  const spec = objectAt(template, 'spec') ?? {};
-  const expected = node === undefined ? spec : placedSpec(spec, node, placement);
+  // Without a node the placement is none (a source that places names the node where the object keeps it).
+  const expected = placedSpec(objectAt(template, 'spec') ?? {}, node ?? '', placement);
   return semanticDiff(comparableSpec(objectAt(pod, 'spec') ?? {}) as CreateFacts['pod'], comparableSpec(expected) as CreateFacts['pod'], 'spec');
 }
 
@@ -255,7 +255,7 @@ export function decideMutation(facts: CreateFacts): RestoreDecision {
   const verdict = runChecks(MUTATION_CHECKS, facts);
   if ('outcome' in verdict) return annotated(verdict, facts.access, revealed(facts));
   const node = foundCheckpoint(facts).nodeName;
-  const patch = node === undefined ? [] : podPatch(facts.pod, node, facts.source.placement.mode);
+  const patch = podPatch(facts.pod, node ?? '', facts.source.placement.mode);
   const audit = { checkpoint: facts.access.name, ...(node === undefined ? {} : { node }) };
   if (patch.length === 0) return allow('already-placed', { ...audit, decision: 'allowed' });
   return { ...allow('placed', { ...audit, decision: 'placed' }), patch };

@@ -52,13 +52,13 @@ export abstract class RestoreDecider implements Decider<Outcome> {
 
   private async decideRestore(review: RestoreReview, policy: Policy, deadline: Deadline): Promise<RestoreDecision> {
     if (review.request.operation === 'UPDATE') return this.update(review);
-    const object = review.request.object;
-    const named = review.references.filter((r) => r.field.kind !== 'absent');
-    const [only] = named;
-    if (!object || !only) return ignore('not-a-restore');
-    if (named.length > 1) return denials.ambiguousReference(named.map((r) => r.source));
+    // On CREATE the scope lists only references the object carries.
+    const { references } = review;
+    const [only] = references;
+    if (references.length > 1) return denials.ambiguousReference(references.map((r) => r.source));
     if (only.field.kind === 'malformed') return denials.malformedReference(only.field.why, only.source);
-    if (only.field.kind !== 'ref') return ignore('not-a-restore');
+    const object = review.request.object;
+    if (only.field.kind !== 'ref' || !object) return ignore('not-a-restore');
     return this.create({ ...review, request: { ...review.request, object }, ref: only.field.ref, source: only.source }, policy, deadline);
   }
 

@@ -60,17 +60,15 @@ export function decideUpdate(oldPod: JsonObject | undefined, newPod: JsonObject 
   const withCheckpoint = (d: RestoreDecision): RestoreDecision => ({ ...d, auditAnnotations: { ...checkpoint, ...d.auditAnnotations } });
 
   for (const source of referencing) {
-    const where = 'field' in source.reference ? source.reference.field : `metadata.annotations`;
-    if (semanticDiff(rawReference(oldPod, source), rawReference(newPod, source), where).length > 0) {
+    if (semanticDiff(rawReference(oldPod, source), rawReference(newPod, source), 'reference').length > 0) {
       return withCheckpoint(denials.restoreFromChanged(source));
     }
   }
-  // Restored from what the old Pod names: every source it references must say so.
-  const restoringFrom = referencing.filter((source) => rawReference(oldPod, source) !== undefined);
-  if (restoringFrom.length > 0 && restoringFrom.every((source) => isRestored(oldPod, source))) return allow('restored-pod-update', checkpoint);
+  // From here on the old and the new Pod reference the same sources: every one must report its restore.
+  if (referencing.length > 0 && referencing.every((source) => isRestored(oldPod, source))) return allow('restored-pod-update', checkpoint);
 
   const changed = semanticDiff(withoutGates(oldSpec), withoutGates(newSpec), 'spec');
   if (!onlyRemovesGates(oldSpec, newSpec)) changed.unshift('spec.schedulingGates');
-  if (changed.length > 0) return withCheckpoint(denials.specFrozen(changed, restoringFrom));
+  if (changed.length > 0) return withCheckpoint(denials.specFrozen(changed, referencing));
   return allow('update-allowed', checkpoint);
 }

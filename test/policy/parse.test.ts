@@ -300,3 +300,101 @@ describe('parsePolicy: sources', () => {
     expect(errorsOf(`${yaml}\n`)).toContain(error);
   });
 });
+
+describe('parsePolicy: the shape of a custom source', () => {
+  const custom = (fields: string) =>
+    `sources:\n  - name: x\n    reference: {annotation: example.com/restore-from}\n    resource: {group: example.com, version: v1, resource: snapshots}\n    restored: {condition: Restored}\n${fields}`;
+
+  it('keeps the preset reference when listed explicitly', () => {
+    expect(policyFrom('sources: [{preset: kep-5823}]\n').sources).toStrictEqual([{ preset: 'kep-5823' }]);
+  });
+
+  it.each([
+    ['    placement: {mode: nodeName, nodePath: status.source.nodeName}\n', { placement: { mode: 'nodeName', nodePath: 'status.source.nodeName' } }],
+    ['    placement: {mode: nodeAffinity, nodePath: status.node}\n', { placement: { mode: 'nodeAffinity', nodePath: 'status.node' } }],
+    ['    ready: {condition: example.com/Usable, status: "False"}\n', { ready: { condition: 'example.com/Usable', status: 'False' } }],
+    ['    ready: {condition: Ready, status: Unknown}\n', { ready: { condition: 'Ready', status: 'Unknown' } }],
+    ['    template: {path: status.podTemplate}\n', { template: { path: 'status.podTemplate' } }],
+    ['    verb: use\n', { verb: 'use' }],
+  ])('accepts %s', (fields, expected) => {
+    expect(sourcesOf(policyFrom(custom(fields)))[0]).toMatchObject(expected);
+  });
+
+  it('accepts the core group', () => {
+    const text = 'sources:\n  - {name: x, reference: {annotation: a/b}, resource: {group: "", version: v1, resource: r}, restored: {condition: R}}\n';
+    expect(sourcesOf(policyFrom(text))[0]?.resource.group).toBe('');
+  });
+
+  it.each([
+    [
+      'sources: [{reference: {annotation: a/b}, resource: {group: g, version: v1, resource: r}, restored: {condition: R}}]',
+      "must have required property 'name'",
+    ],
+    ['sources: [{name: x, resource: {group: g, version: v1, resource: r}, restored: {condition: R}}]', "must have required property 'reference'"],
+    ['sources: [{name: x, reference: {annotation: a/b}, restored: {condition: R}}]', "must have required property 'resource'"],
+    ['sources: [{name: x, reference: {annotation: a/b}, resource: {group: g, version: v1, resource: r}}]', "must have required property 'restored'"],
+    ['sources: [{version: v1}]', "must have required property 'name'"],
+    [
+      'sources: [{name: x, reference: {}, resource: {group: g, version: v1, resource: r}, restored: {condition: R}}]',
+      "must have required property 'annotation'",
+    ],
+    [
+      'sources: [{name: x, reference: {annotation: a/b}, resource: {version: v1, resource: r}, restored: {condition: R}}]',
+      "must have required property 'group'",
+    ],
+    [
+      'sources: [{name: x, reference: {annotation: a/b}, resource: {group: g, resource: r}, restored: {condition: R}}]',
+      "must have required property 'version'",
+    ],
+    [
+      'sources: [{name: x, reference: {annotation: a/b}, resource: {group: g, version: v1}, restored: {condition: R}}]',
+      "must have required property 'resource'",
+    ],
+    [
+      'sources: [{name: x, reference: {annotation: a/b}, resource: {group: G!, version: v1, resource: r}, restored: {condition: R}}]',
+      '/sources/0/resource/group',
+    ],
+    [
+      'sources: [{name: x, reference: {annotation: a/b}, resource: {group: g, version: v1, resource: r}, restored: {}}]',
+      "must have required property 'condition'",
+    ],
+    [
+      'sources: [{name: x, reference: {annotation: a/b}, resource: {group: g, version: v1, resource: r}, restored: {condition: R}, ready: {}}]',
+      "must have required property 'condition'",
+    ],
+    [
+      'sources: [{name: x, reference: {annotation: a/b}, resource: {group: g, version: v1, resource: r}, restored: {condition: R}, ready: {condition: Ready, status: Maybe}}]',
+      '/sources/0/ready/status: must be one of True, False, Unknown',
+    ],
+    [
+      'sources: [{name: x, reference: {annotation: a/b}, resource: {group: g, version: v1, resource: r}, restored: {condition: R}, placement: {}}]',
+      "must have required property 'mode'",
+    ],
+    [
+      'sources: [{name: x, reference: {annotation: a/b}, resource: {group: g, version: v1, resource: r}, restored: {condition: R}, placement: {mode: anywhere}}]',
+      '/sources/0/placement/mode: must be one of nodeAffinity, nodeName, none',
+    ],
+    [
+      'sources: [{name: x, reference: {annotation: a/b}, resource: {group: g, version: v1, resource: r}, restored: {condition: R}, template: {}}]',
+      "must have required property 'path'",
+    ],
+    [
+      'sources: [{name: x, reference: {annotation: a/b}, resource: {group: g, version: v1, resource: r}, restored: {condition: R}, template: {path: "status..x"}}]',
+      '/sources/0/template/path',
+    ],
+    [
+      'sources: [{name: x, reference: {annotation: a/b}, resource: {group: g, version: v1, resource: r}, restored: {condition: R}, placement: {mode: nodeName, nodePath: "1x"}}]',
+      '/sources/0/placement/nodePath',
+    ],
+    [
+      'sources: [{name: x, reference: {annotation: a/b}, resource: {group: g, version: v1, resource: r}, restored: {condition: "no spaces"}}]',
+      '/sources/0/restored/condition',
+    ],
+  ])('refuses %s', (yaml, error) => {
+    const errors = errorsOf(`${yaml}\n`);
+    expect(errors).toContain(error);
+    // The if/then/else around a source or a reference adds nothing of its own to the errors.
+    expect(errors).not.toContain('must match "then" schema');
+    expect(errors).not.toContain('must match "else" schema');
+  });
+});

@@ -136,4 +136,22 @@ describe('toPodCheckpoint with a source layout', () => {
     const layout = { ...dynamo, template: { path: 'spec.podTemplate' } };
     expect(compactCheckpoint({ ...snapshot({}), spec: { podTemplate: { spec: {} } } }, layout)?.template).toBeUndefined();
   });
+
+  it('takes only strings for the node and the completion time', () => {
+    const layout = { ...dynamo, placement: { mode: 'nodeName' as const, nodePath: 'status.node' } };
+    const odd = snapshot({ node: { name: 'n' }, conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: 1234 }] });
+    const read = toPodCheckpoint(odd, { layout });
+    expect(read).not.toHaveProperty('nodeName');
+    expect(read).not.toHaveProperty('completionTime');
+  });
+
+  it('dates nothing by a condition when the source checks no readiness', () => {
+    const untyped = snapshot({ conditions: [{ status: 'True', lastTransitionTime: '2026-11-29T10:00:00Z' }] });
+    expect(toPodCheckpoint(untyped, { layout: { ...dynamo, ready: undefined } })).not.toHaveProperty('completionTime');
+  });
+
+  it("reads the compact record by the source's layout", () => {
+    expect(compactCheckpoint(snapshot({ phase: 'Ready' }), dynamo)?.ready).toBe(false);
+    expect(compactCheckpoint(snapshot({ phase: 'Ready' }))?.ready).toBe(true);
+  });
 });

@@ -90,6 +90,7 @@ describe('isObjectName', () => {
     expect(isObjectName('a'.repeat(253))).toBe(true);
     expect(isObjectName('a'.repeat(254))).toBe(false);
     expect(isObjectName('snap.v1-2')).toBe(true);
+    expect(isObjectName('a.b')).toBe(true);
     expect(isObjectName('snap.')).toBe(false);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { JsonObject } from '../../src/common/json.js';
 import { decideUpdate } from '../../src/restore/update-rules.js';
-import { dynamoSnapshotSource } from '../../src/policy/sources.js';
+import { dynamoSnapshotSource, gkePodSnapshotSource } from '../../src/policy/sources.js';
 import { KEP, restorePod } from '../support/fixtures.js';
 
 function withStatus(pod: JsonObject, restored: 'True' | 'False' | 'Unknown' | undefined): JsonObject {
@@ -210,5 +210,31 @@ describe('decideUpdate with annotation sources', () => {
   it('allows an unchanged reference with an unchanged spec (a status or label update)', () => {
     const same = pod({ 'nvidia.com/restore-from': 'snap' });
     expect(decideUpdate(same, { ...same, metadata: { ...(same.metadata as JsonObject), labels: { a: 'b' } } }, sources).outcome).toBe('update-allowed');
+  });
+
+  it('counts an annotations object that disappears as removing the reference', () => {
+    const from = pod({ 'nvidia.com/restore-from': 'snap' }, restored);
+    const bare: JsonObject = { metadata: { name: 'w' }, spec: from.spec ?? null };
+    expect(decideUpdate(from, bare, sources).outcome).toBe('restore-from-changed');
+  });
+
+  it('reads no inherited annotation key', () => {
+    const inherited: JsonObject = { metadata: { annotations: Object.create({ 'nvidia.com/restore-from': 'snap' }) as JsonObject }, spec: {} };
+    expect(decideUpdate(inherited, pod({ 'nvidia.com/restore-from': 'snap' }), sources).outcome).toBe('restore-from-changed');
+  });
+
+  it('lifts the freeze of a Pod that references two sources only when both report their restore', () => {
+    const both = { 'nvidia.com/restore-from': 'a', 'podsnapshot.gke.io/ps-name': 'b' };
+    const all = [KEP, DYNAMO, gkePodSnapshotSource()];
+    const one = decideUpdate(pod(both, restored), pod(both, [], 'other'), all);
+    expect(one.outcome).toBe('spec-frozen');
+    expect(one.status?.message).toContain('(condition nvidia.com/Restored=True, PodRestored=True)');
+    const twice = decideUpdate(pod(both, [...restored, { type: 'PodRestored', status: 'True' }]), pod(both, [], 'other'), all);
+    expect(twice.outcome).toBe('restored-pod-update');
+  });
+
+  it('names no checkpoint when the reference names none', () => {
+    const from: JsonObject = { spec: { restoreFrom: 42, containers: [] } };
+    expect(decideUpdate(from, { spec: { restoreFrom: 42, containers: [{ name: 'x' }] } }).auditAnnotations).not.toHaveProperty('checkpoint');
   });
 });

@@ -37,7 +37,7 @@ describe.each([
   it('allows a granted requester, asking for the source verb on its resource, with no placement and no template', async () => {
     const decision = await decide(annotatedPod({ [annotation]: 'snap' }));
     expect(decision).toMatchObject({ allowed: true, outcome: 'restore-allowed' });
-    expect(decision.auditAnnotations).toEqual({ source: name, checkpoint: 'snap', decision: 'allowed' });
+    expect(decision.auditAnnotations).toStrictEqual({ source: name, checkpoint: 'snap', decision: 'allowed' });
     expect(fake.accesses).toEqual([{ verb: 'restore', ...source.resource, namespace: 'team-a', name: 'snap' }]);
     expect(fake.sourcesRead).toEqual([name]);
     expect(fake.calls).not.toContain('template team-a/snap');
@@ -47,7 +47,7 @@ describe.each([
     const decision = await decide(annotatedPod({ [annotation]: 'snap' }), 'mutate');
     expect(decision).toMatchObject({ allowed: true });
     expect(decision.patch).toBeUndefined();
-    expect(decision.auditAnnotations).not.toHaveProperty('node');
+    expect(decision.auditAnnotations).toStrictEqual({ source: name, checkpoint: 'snap', decision: 'allowed' });
   });
 
   it('denies a requester without the grant (403), naming the annotation, before reading the snapshot', async () => {
@@ -112,5 +112,19 @@ describe('sources together', () => {
     expect(decision.auditAnnotations.source).toBe('gke-pod-snapshot');
     const plain = await new RestoreValidator(ports).decide(createRequest(annotatedPod({})), deadlineIn(1000));
     expect(plain.outcome).toBe('not-a-restore');
+  });
+
+  it('matches a preset once while the policy is not loaded, also when the last policy enabled it', async () => {
+    const ports = { ...fake.ports(), policy: () => policy, policyUnavailable: () => 'the policy ConfigMap could not be read' };
+    const decision = await new RestoreValidator(ports).decide(createRequest(annotatedPod({ 'nvidia.com/restore-from': 'a' })), deadlineIn(1000));
+    expect(decision.outcome).toBe('policy-not-loaded');
+    expect(decision.auditAnnotations.source).toBe('dynamo-snapshot');
+  });
+
+  it('says which annotation must be a string', async () => {
+    const pod = annotatedPod({});
+    (pod.metadata as JsonObject).annotations = { 'nvidia.com/restore-from': 7 };
+    const decision = await new RestoreValidator({ ...fake.ports(), policy: () => policy }).decide(createRequest(pod), deadlineIn(1000));
+    expect(decision.status?.message).toBe('annotation "nvidia.com/restore-from" must be a string');
   });
 });
