@@ -5,6 +5,7 @@ import { EventRecorder } from '../kube/event-recorder.js';
 import { loadApiTarget } from '../kube/api-target.js';
 import { UnavailableApi } from '../kube/unavailable-api.js';
 import { KubeNamespaceSource } from '../kube/namespace-source.js';
+import { KubeOwnerReader } from '../kube/owner-reader.js';
 import { ConfigMapPolicySource } from '../kube/policy-configmap-source.js';
 import { KubeRuntimeClassSource } from '../kube/runtime-class-source.js';
 import { SubjectAccessReviewAuthorizer } from '../kube/sar-authorizer.js';
@@ -51,7 +52,7 @@ function connect(client: ApiClient, options: ServeOptions, store: PolicyStore, l
     policySource.start();
   }
   return {
-    ports: { authorizer, checkpoints, runtimeClasses, namespaces },
+    ports: { authorizer, checkpoints, runtimeClasses, namespaces, owners: new KubeOwnerReader({ client, metrics, logger }) },
     readiness: [
       { name: 'restore source watches', ready: () => checkpoints.isFresh() },
       { name: 'runtimeclasses watch', ready: () => runtimeClasses.isFresh() },
@@ -76,7 +77,7 @@ export async function connectApi(options: ServeOptions, store: PolicyStore, logg
   if (options.policyConfigMap) logger.warn('--policy-configmap needs the Kubernetes API: not ready, and restores are denied, until it can be read');
   const unavailable = new UnavailableApi(loaded.reason);
   return {
-    ports: { authorizer: unavailable, checkpoints: unavailable, runtimeClasses: unavailable, namespaces: unavailable },
+    ports: { authorizer: unavailable, checkpoints: unavailable, runtimeClasses: unavailable, namespaces: unavailable, owners: unavailable },
     readiness: [],
     stop: () => {},
   };

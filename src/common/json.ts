@@ -41,3 +41,13 @@ export function arrayAt(value: unknown, ...path: string[]): Json[] | undefined {
   const leaf = parent?.[path[path.length - 1] as string];
   return Array.isArray(leaf) ? leaf : undefined;
 }
+
+/** The field at a dotted path (`status.nodeName`), read as own keys only: an inherited key is no field. */
+export function fieldAt(value: unknown, path: string): unknown {
+  let current: unknown = value;
+  for (const key of path.split('.')) {
+    if (!isObject(current) || !Object.hasOwn(current, key)) return undefined;
+    current = current[key];
+  }
+  return current;
+}

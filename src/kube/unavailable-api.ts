@@ -1,13 +1,15 @@
 import type { UserInfo } from '../admission/request.js';
 import type { Deadline } from '../admission/deadline.js';
 import type { AuthorizationAnswer, PodCheckpoint, RestoreAccess, RuntimeClassInfo } from '../restore/model.js';
-import { DependencyError, type Authorizer, type CheckpointSource, type NamespaceSource, type RuntimeClassSource } from '../restore/ports.js';
+import type { JsonObject } from '../common/json.js';
+import type { WorkloadKind } from '../policy/workloads.js';
+import { DependencyError, type Authorizer, type CheckpointSource, type NamespaceSource, type OwnerSource, type RuntimeClassSource } from '../restore/ports.js';
 
 /**
  * Stands in for every Kubernetes adapter when there is no API configuration: each call fails as
  * unreachable, so restores are denied with the reason instead of the webhook refusing to start.
  */
-export class UnavailableApi implements Authorizer, CheckpointSource, RuntimeClassSource, NamespaceSource {
+export class UnavailableApi implements Authorizer, CheckpointSource, RuntimeClassSource, NamespaceSource, OwnerSource {
   constructor(readonly reason: string) {}
 
   authorize(_user: UserInfo, _access: RestoreAccess, _deadline: Deadline): Promise<AuthorizationAnswer> {
@@ -16,6 +18,7 @@ export class UnavailableApi implements Authorizer, CheckpointSource, RuntimeClas
 
   get(namespace: string, name: string, deadline: Deadline): Promise<PodCheckpoint | undefined>;
   get(name: string, deadline: Deadline): Promise<RuntimeClassInfo | undefined>;
+  get(kind: WorkloadKind, namespace: string, name: string, deadline: Deadline): Promise<JsonObject | undefined>;
   get(): Promise<never> {
     return Promise.reject(this.error());
   }

@@ -2,6 +2,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { DURATION_PATTERN, parseDuration } from '../common/duration.js';
 import { defaultPolicy, sourcesOf, type ConfiguredSource, type LabelSelector, type Mode, type Policy } from './policy.js';
+import { BUILT_IN_WORKLOADS, type WorkloadKind } from './workloads.js';
 import { dynamoSnapshotSource, gkePodSnapshotSource, PRESETS, referenceKey, referenceText, type PresetName, type RestoreSource } from './sources.js';
 
 export const POLICY_API_VERSION = 'restore-guard.dev/v1alpha1';
@@ -102,6 +103,18 @@ const schema = {
       properties: { include: stringList(namespaceName), exclude: stringList(namespaceName), selector: labelSelector },
     },
     failureMode: { enum: ['closed', 'open'] },
+    workloads: closed({
+      delegation: { enum: ['enabled', 'disabled'] },
+      controllers: { type: 'array', maxItems: 100, uniqueItems: true, items: { type: 'string', minLength: 1, maxLength: 512 } },
+      kinds: {
+        type: 'array',
+        maxItems: 32,
+        items: closed(
+          { group: dnsName, version: dnsName, resource: dnsName, kind: { type: 'string', pattern: '^[A-Z][A-Za-z0-9]{0,62}$' }, templatePath: fieldPath },
+          ['group', 'version', 'resource', 'kind', 'templatePath'],
+        ),
+      },
+    }),
     sources: {
       type: 'array',
       minItems: 1,
@@ -146,6 +159,7 @@ interface PolicyDocument {
   };
   failureMode?: Policy['failureMode'];
   sources?: SourceDocument[];
+  workloads?: { delegation?: Policy['workloads']['delegation']; controllers?: string[]; kinds?: WorkloadKind[] };
 }
 
 const ajv = new Ajv({ allErrors: true, strict: true });
@@ -174,6 +188,12 @@ function crossFieldErrors(document: PolicyDocument): string[] {
   }
   const overlap = (document.namespaces?.include ?? []).filter((n) => document.namespaces?.exclude?.includes(n));
   if (overlap.length > 0) errors.push(`/namespaces: ${overlap.join(', ')} both included and excluded`);
+  for (const [index, kind] of (document.workloads?.kinds ?? []).entries()) {
+    const known = [...BUILT_IN_WORKLOADS, ...(document.workloads?.kinds ?? []).slice(0, index)];
+    if (known.some((k) => k.group === kind.group && k.resource === kind.resource)) {
+      errors.push(`/workloads/kinds/${index}: ${kind.resource}.${kind.group} is already a workload kind`);
+    }
+  }
   for (const [index, source] of (document.sources ?? []).entries()) {
     if ('preset' in source) {
       if (source.preset === 'kep-5823' && source.version !== undefined) errors.push(`/sources/${index}: kep-5823 takes its version from checkpointAPI`);
@@ -264,6 +284,10 @@ export function parsePolicy(text: string): PolicyResult {
       matchExpressions: (namespaces.selector.matchExpressions ?? []).map((e) => ({ key: e.key, operator: e.operator, values: e.values ?? [] })),
     };
   }
+  const workloads = document.workloads ?? {};
+  if (workloads.delegation) policy.workloads.delegation = workloads.delegation;
+  if (workloads.controllers) policy.workloads.controllers = [...workloads.controllers];
+  if (workloads.kinds) policy.workloads.kinds = workloads.kinds.map((kind) => ({ ...kind }));
   if (document.sources) {
     policy.sources = document.sources.map(configuredSource);
     const conflicts = sourceConflicts(sourcesOf(policy));

@@ -1,5 +1,6 @@
 import { own } from '../common/json.js';
 import { kep5823Source, type RestoreSource } from './sources.js';
+import { DEFAULT_CONTROLLERS, type Delegation, type WorkloadKind } from './workloads.js';
 
 /** How a denial is delivered: as a denial, as a warning on an allowed request, or only in the audit log. */
 export type Mode = 'enforce' | 'warn' | 'audit';
@@ -55,6 +56,14 @@ export interface Policy {
    * (checkpointAPI, placement), which describe it: see sourcesOf.
    */
   sources: ConfiguredSource[];
+  /** Restores written in workload templates: who wrote them is checked; controllers may be trusted to copy them. */
+  workloads: {
+    delegation: Delegation;
+    /** The identities trusted to copy a checked template into Pods and other workloads. */
+    controllers: string[];
+    /** Kinds beyond the built-in ones (e.g. LeaderWorkerSet), with the path of their Pod template. */
+    kinds: WorkloadKind[];
+  };
 }
 
 /** A source as the policy holds it: KEP-5823 by reference to the top-level fields, any other spelled out. */
@@ -78,6 +87,7 @@ export function defaultPolicy(): Policy {
     namespaces: { include: [], exclude: [] },
     failureMode: 'closed',
     sources: [{ preset: 'kep-5823' }],
+    workloads: { delegation: 'disabled', controllers: [...DEFAULT_CONTROLLERS], kinds: [] },
   };
 }
 

@@ -1,4 +1,4 @@
-import { arrayAt, isObject, objectAt, stringAt, type JsonObject } from '../common/json.js';
+import { arrayAt, fieldAt, isObject, objectAt, stringAt, type JsonObject } from '../common/json.js';
 import { defaultPolicy } from '../policy/policy.js';
 import { kep5823Source, type RestoreSource } from '../policy/sources.js';
 import type { PodCheckpoint } from './model.js';
@@ -7,16 +7,6 @@ import type { PodCheckpoint } from './model.js';
 export type ObjectLayout = Pick<RestoreSource, 'ready' | 'placement' | 'template' | 'preset'>;
 
 const KEP_5823: ObjectLayout = kep5823Source(defaultPolicy());
-
-/** The object's field at a dotted path (status.nodeName), read as own keys only. */
-function at(raw: unknown, path: string): unknown {
-  let current: unknown = raw;
-  for (const key of path.split('.')) {
-    if (!isObject(current) || !Object.hasOwn(current, key)) return undefined;
-    current = current[key];
-  }
-  return current;
-}
 
 /**
  * Reads a raw object a restore names (a PodCheckpoint by default) as its source lays it out: readiness
@@ -31,10 +21,10 @@ export function toPodCheckpoint(raw: unknown, options: { template?: boolean; lay
   if (!name || !namespace) return undefined;
   const status = objectAt(raw, 'status');
   const checkpoint: PodCheckpoint = { name, namespace, ...readiness(status, layout) };
-  const nodeName = layout.placement.nodePath === undefined ? undefined : at(raw, layout.placement.nodePath);
+  const nodeName = layout.placement.nodePath === undefined ? undefined : fieldAt(raw, layout.placement.nodePath);
   if (typeof nodeName === 'string' && nodeName) checkpoint.nodeName = nodeName;
   if (options.template !== false && layout.template) {
-    const template = at(raw, layout.template.path);
+    const template = fieldAt(raw, layout.template.path);
     if (isObject(template)) checkpoint.template = template;
   }
   // Sources other than KEP-5823 record no completion time: the moment they became ready stands in for it.

@@ -250,13 +250,19 @@ function revealed(facts: CreateFacts): PodCheckpoint | undefined {
   return facts.authorization.allowed ? facts.checkpoint : undefined;
 }
 
+/** The audit annotation of a restore a controller makes on its owner's behalf. */
+function delegation(facts: CreateFacts): Record<string, string> {
+  const by = facts.authorization.delegatedBy;
+  return by === undefined ? {} : { 'delegated-by': by };
+}
+
 /** Mutating CREATE, pure: the checks, then the patch that places the Pod on the checkpoint's node. */
 export function decideMutation(facts: CreateFacts): RestoreDecision {
   const verdict = runChecks(MUTATION_CHECKS, facts);
   if ('outcome' in verdict) return annotated(verdict, facts.access, revealed(facts));
   const node = foundCheckpoint(facts).nodeName;
   const patch = podPatch(facts.pod, node ?? '', facts.source.placement.mode);
-  const audit = { checkpoint: facts.access.name, ...(node === undefined ? {} : { node }) };
+  const audit = { checkpoint: facts.access.name, ...(node === undefined ? {} : { node }), ...delegation(facts) };
   if (patch.length === 0) return allow('already-placed', { ...audit, decision: 'allowed' });
   return { ...allow('placed', { ...audit, decision: 'placed' }), patch };
 }
@@ -266,6 +272,6 @@ export function decideValidation(facts: CreateFacts): RestoreDecision {
   const verdict = runChecks(VALIDATION_CHECKS, facts);
   if ('outcome' in verdict) return annotated(verdict, facts.access, revealed(facts));
   const node = foundCheckpoint(facts).nodeName;
-  const audit = { checkpoint: facts.access.name, ...(node === undefined ? {} : { node }) };
+  const audit = { checkpoint: facts.access.name, ...(node === undefined ? {} : { node }), ...delegation(facts) };
   return { ...allow('restore-allowed', { ...audit, decision: 'allowed' }), warnings: verdict.warnings };
 }

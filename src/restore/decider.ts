@@ -9,6 +9,7 @@ import type { RestorePorts } from './facts.js';
 import { applyMode, denials, type Outcome, type RestoreDecision } from './messages.js';
 import type { RestoreRef } from './model.js';
 import { restoreReviewOf, type RestoreReview } from './scope.js';
+import { workloadKinds, workloadReviewOf, type WorkloadReview } from './workloads.js';
 
 /** A restoring CREATE, its one reference read and checked for shape. */
 export type RestoreCreate = RestoreReview & { request: AdmissionRequest & { object: JsonObject }; ref: RestoreRef; source: RestoreSource };
@@ -27,7 +28,7 @@ function sourcesToMatch(policy: Policy, unavailable: boolean): RestoreSource[] {
 }
 
 /** Audit annotations name the source (or sources) a review concerns. */
-function withSource(decision: RestoreDecision, review: RestoreReview): RestoreDecision {
+function withSource(decision: RestoreDecision, review: Pick<RestoreReview, 'references'>): RestoreDecision {
   const source = review.references.map((r) => r.source.name).join(',');
   return { ...decision, auditAnnotations: { source, ...decision.auditAnnotations } };
 }
@@ -43,11 +44,15 @@ export abstract class RestoreDecider implements Decider<Outcome> {
     const unavailable = this.ports.policyUnavailable?.();
     // Read once per review, so a live change never splits one.
     const policy = this.ports.policy();
-    const review = restoreReviewOf(request, sourcesToMatch(policy, unavailable !== undefined));
+    const sources = sourcesToMatch(policy, unavailable !== undefined);
+    const pod = restoreReviewOf(request, sources);
+    const workload = pod ? undefined : workloadReviewOf(request, sources, workloadKinds(policy));
+    const review = pod ?? workload;
     if (!review) return ignore('not-a-restore');
     // Before any rule: neither the defaults nor a namespace mode may decide in place of the admin's policy.
     if (unavailable) return withSource(denials.policyNotLoaded(unavailable), review);
-    return withSource(applyMode(await this.decideRestore(review, policy, deadline), modeFor(policy, review.namespace)), review);
+    const decision = pod ? await this.decideRestore(pod, policy, deadline) : await this.workload(review as WorkloadReview, policy, deadline);
+    return withSource(applyMode(decision, modeFor(policy, review.namespace)), review);
   }
 
   private async decideRestore(review: RestoreReview, policy: Policy, deadline: Deadline): Promise<RestoreDecision> {
@@ -67,4 +72,7 @@ export abstract class RestoreDecider implements Decider<Outcome> {
 
   /** A Pod CREATE that restores. */
   protected abstract create(review: RestoreCreate, policy: Policy, deadline: Deadline): Promise<RestoreDecision>;
+
+  /** A write of a workload whose Pod template restores. */
+  protected abstract workload(review: WorkloadReview, policy: Policy, deadline: Deadline): Promise<RestoreDecision>;
 }

@@ -6,7 +6,8 @@ import type { RestoreSource } from '../policy/sources.js';
 import { denials, failOpen, type RestoreDecision, type Step } from './messages.js';
 import type { AuthorizationAnswer, PodCheckpoint, RestoreAccess, RestoreRef, RuntimeClassInfo } from './model.js';
 import { namespaceDenial, needsNamespaceLabels } from './namespaces.js';
-import { DependencyError, type Authorizer, type CheckpointSource, type NamespaceSource, type RuntimeClassSource } from './ports.js';
+import { delegatedAuthorization } from './delegation.js';
+import { DependencyError, type Authorizer, type CheckpointSource, type NamespaceSource, type OwnerSource, type RuntimeClassSource } from './ports.js';
 
 /** What the rules may ask the outside world, and the policy in effect. */
 export interface RestorePorts {
@@ -15,6 +16,8 @@ export interface RestorePorts {
   runtimeClasses: RuntimeClassSource;
   /** Read only when the policy restricts namespaces by label. */
   namespaces: NamespaceSource;
+  /** Read only for delegation: the workload a trusted controller's object names as its owner. */
+  owners: OwnerSource;
   /** The policy in effect, read once per review so a live change never splits one review. */
   policy: () => Policy;
   /** Why the configured policy is not in effect yet (restores are then denied), or undefined. */
@@ -67,11 +70,57 @@ class StepFailure extends Error {
   }
 }
 
+/** Runs one outbound step of a review within its deadline; a port that cannot answer throws for `settle`. */
+export type StepCall = <T>(step: Step, fn: () => Promise<T>) => Promise<T>;
+
+export function stepCaller(deadline: Deadline): StepCall {
+  return async (step, fn) => {
+    try {
+      if (deadline.remainingMs() <= 0) throw new DependencyError('timeout', 'the time kube-apiserver allows for this review ran out');
+      return await fn();
+    } catch (error) {
+      if (error instanceof DependencyError) throw new StepFailure(step, error);
+      throw error;
+    }
+  };
+}
+
+/** The decision for a step that could not complete: denied (fail closed), or allowed when the policy fails open. */
+export function settle(error: unknown, access: RestoreAccess, policy: Policy): RestoreDecision {
+  if (!(error instanceof StepFailure)) throw error;
+  const denial = denials.dependency(error.cause.failure, error.cause.message, error.step, access);
+  return policy.failureMode === 'open' ? failOpen(denial) : denial;
+}
+
 /**
- * Gathers the facts of a restoring CREATE in the one order that leaks nothing: the namespace's labels
- * (only with a selector), then authorization, then the checkpoint only for an authorized requester, then a
- * RuntimeClass only when options ask for it. A namespace the policy closes, or a port that cannot answer,
- * ends the review with a decision (fail closed, or open when the policy says so).
+ * The first steps of every restore, whether a Pod or a workload's template asks for it: the namespace's
+ * labels (only with a selector) and the policy's namespace rules, then delegation (a trusted controller
+ * copying its owner's checked template), else a SubjectAccessReview for the requester. Nothing about the
+ * restored object is read here.
+ */
+export async function authorizeRestore(
+  ports: RestorePorts,
+  request: Pick<AdmissionRequest, 'userInfo'> & { object: JsonObject },
+  namespace: string,
+  reference: { ref: RestoreRef; source: RestoreSource },
+  policy: Policy,
+  deadline: Deadline,
+  call: StepCall,
+): Promise<AuthorizationAnswer | RestoreDecision> {
+  const access = restoreAccess(reference.source, namespace, reference.ref);
+  const labels = needsNamespaceLabels(policy) ? await call('namespace lookup', () => ports.namespaces.labels(namespace, deadline)) : undefined;
+  const notPermitted = namespaceDenial(policy, namespace, labels);
+  if (notPermitted) return annotated(notPermitted, access);
+  const user = request.userInfo;
+  const delegated = await call('owner lookup', () => delegatedAuthorization(ports.owners, policy, user, request.object, namespace, reference, deadline));
+  return delegated ?? (await call('authorization', () => ports.authorizer.authorize(user, access, deadline)));
+}
+
+/**
+ * Gathers the facts of a restoring CREATE in the one order that leaks nothing: authorization (see
+ * authorizeRestore), then the checkpoint only for an authorized requester, then a RuntimeClass only when
+ * options ask for it. A namespace the policy closes, or a port that cannot answer, ends the review with a
+ * decision (fail closed, or open when the policy says so).
  */
 export async function gatherCreateFacts(
   ports: RestorePorts,
@@ -84,21 +133,10 @@ export async function gatherCreateFacts(
 ): Promise<CreateFacts | RestoreDecision> {
   const { ref, source } = reference;
   const access = restoreAccess(source, namespace, ref);
-  const call = async <T>(step: Step, fn: () => Promise<T>): Promise<T> => {
-    try {
-      if (deadline.remainingMs() <= 0) throw new DependencyError('timeout', 'the time kube-apiserver allows for this review ran out');
-      return await fn();
-    } catch (error) {
-      if (error instanceof DependencyError) throw new StepFailure(step, error);
-      throw error;
-    }
-  };
+  const call = stepCaller(deadline);
   try {
-    const labels = needsNamespaceLabels(policy) ? await call('namespace lookup', () => ports.namespaces.labels(namespace, deadline)) : undefined;
-    const notPermitted = namespaceDenial(policy, namespace, labels);
-    if (notPermitted) return annotated(notPermitted, access);
-
-    const authorization = await call('authorization', () => ports.authorizer.authorize(request.userInfo, access, deadline));
+    const authorization = await authorizeRestore(ports, request, namespace, reference, policy, deadline, call);
+    if ('outcome' in authorization) return authorization;
     const pod = request.object;
     const facts: CreateFacts = { pod, ref, source, user: request.userInfo, access, authorization, policy, now: (ports.now ?? Date.now)() };
     if (!authorization.allowed) return facts;
@@ -107,9 +145,7 @@ export async function gatherCreateFacts(
     if (runtimeClass) facts.runtimeClass = (await call('RuntimeClass lookup', () => ports.runtimeClasses.get(runtimeClass, deadline))) ?? null;
     return facts;
   } catch (error) {
-    if (!(error instanceof StepFailure)) throw error;
-    const denial = denials.dependency(error.cause.failure, error.cause.message, error.step, access);
-    return policy.failureMode === 'open' ? failOpen(denial) : denial;
+    return settle(error, access, policy);
   }
 }
 

@@ -18,6 +18,9 @@ export type Outcome =
   | 'update-allowed'
   | 'update-not-mutated'
   | 'restored-pod-update'
+  | 'template-allowed'
+  | 'template-unchanged'
+  | 'template-without-restore'
   | 'fail-open'
   // denied before any outbound call
   | 'policy-not-loaded'
@@ -91,7 +94,7 @@ function malformedText(why: MalformedReference, where: string): string {
 const TOKEN_REASON = 'automountServiceAccountToken: false (the tokens in a checkpoint go stale)';
 
 /** Where a review could not complete; named in the denial so an operator knows what to fix. */
-export type Step = 'namespace lookup' | 'authorization' | 'checkpoint lookup' | 'RuntimeClass lookup';
+export type Step = 'namespace lookup' | 'owner lookup' | 'authorization' | 'checkpoint lookup' | 'RuntimeClass lookup';
 
 const DEPENDENCY_REASONS: Record<DependencyFailure, StatusReason> = {
   unreachable: 'ServiceUnavailable',
@@ -134,10 +137,17 @@ export const denials = {
         }[why],
     ),
 
-  unauthorized: (user: UserInfo, access: RestoreAccess, authorizerReason: string, byController: boolean, source: Pick<RestoreSource, 'reference'>) => {
+  unauthorized: (
+    user: UserInfo,
+    access: RestoreAccess,
+    authorizerReason: string,
+    byController: boolean,
+    source: Pick<RestoreSource, 'reference'>,
+    writing = 'creating a Pod with',
+  ) => {
     let message =
       `user ${JSON.stringify(user.username)} cannot ${access.verb} ${checkpointTitle(access)} ` +
-      `in namespace ${JSON.stringify(access.namespace)}: creating a Pod with ${referenceText(source)} requires the ` +
+      `in namespace ${JSON.stringify(access.namespace)}: ${writing} ${referenceText(source)} requires the ` +
       `"${access.verb}" verb on the checkpoint (resource ${access.resource}, group ${access.group || 'core'})`;
     if (authorizerReason) message += `; authorizer: ${authorizerReason}`;
     if (byController) {
@@ -243,6 +253,13 @@ export const denials = {
 /** Warnings on allowed restores. */
 export const warnings = {
   serviceAccountToken: () => `a restored Pod should set ${TOKEN_REASON}`,
+  manyReplicas: (kind: string, replicas: number) =>
+    `this ${kind} runs ${Number.isFinite(replicas) ? `${replicas} Pods` : 'a Pod on every matching node'} from one checkpoint: ` +
+    'restoring several Pods from one checkpoint is not supported upstream',
+  controllerCannotRestore: (kind: string, controller: string, access: RestoreAccess) =>
+    `the ${kind}'s controller ${JSON.stringify(controller)} may not ${access.verb} ${checkpointTitle(access)} and workload delegation is ` +
+    `disabled in the restore-guard policy, so the objects it creates from this template will be denied: grant it "${access.verb}" ` +
+    'on that object, or enable workloads.delegation',
   specMismatch: (differences: string[]) => `spec differs from the checkpoint's template: ${listed(differences)}`,
 };
 

@@ -42,4 +42,6 @@ export interface AuthorizationAnswer {
   allowed: boolean;
   /** The authorizer's reason, if any. */
   reason: string;
+  /** Allowed by delegation: the owner (`Kind/name`) whose checked template the requester, a controller, copies. */
+  delegatedBy?: string;
 }

@@ -1,4 +1,4 @@
-import { allow } from '../admission/decision.js';
+import { allow, ignore } from '../admission/decision.js';
 import type { Deadline } from '../admission/deadline.js';
 import type { Policy } from '../policy/policy.js';
 import { decideMutation } from './create-checks.js';
@@ -10,6 +10,11 @@ import type { RestoreDecision } from './messages.js';
 export class RestoreMutator extends RestoreDecider {
   protected update(): RestoreDecision {
     return allow('update-not-mutated');
+  }
+
+  // Workload templates are only validated: the Pods made from them are placed when they are created.
+  protected workload(): Promise<RestoreDecision> {
+    return Promise.resolve(ignore('not-a-restore'));
   }
 
   protected async create(review: RestoreCreate, policy: Policy, deadline: Deadline): Promise<RestoreDecision> {

@@ -1,6 +1,8 @@
 import type { UserInfo } from '../admission/request.js';
 import type { Deadline } from '../admission/deadline.js';
+import type { JsonObject } from '../common/json.js';
 import type { RestoreSource } from '../policy/sources.js';
+import type { WorkloadKind } from '../policy/workloads.js';
 import type { AuthorizationAnswer, PodCheckpoint, RestoreAccess, RuntimeClassInfo } from './model.js';
 
 /** Why a port could not answer; every one of these denies a restore (fail closed). */
@@ -45,4 +47,10 @@ export interface RuntimeClassSource {
 export interface NamespaceSource {
   /** The namespace's labels; undefined when it does not exist. Throws DependencyError on API failure. */
   labels(namespace: string, deadline: Deadline): Promise<Record<string, string> | undefined>;
+}
+
+/** Workload objects, read whole, to follow a controller's ownerReference to the template it copies. */
+export interface OwnerSource {
+  /** undefined when the object does not exist. Throws DependencyError on API failure. */
+  get(kind: WorkloadKind, namespace: string, name: string, deadline: Deadline): Promise<JsonObject | undefined>;
 }

@@ -6,6 +6,8 @@ import { annotated, gatherCreateFacts, restoreAccess, withCheckpointTemplate } f
 import type { RestoreDecision } from './messages.js';
 import type { RestoreReview } from './scope.js';
 import { decideUpdate } from './update-rules.js';
+import { decideWorkload } from './workload-rules.js';
+import type { WorkloadReview } from './workloads.js';
 
 // Checks that read only the Pod run before any outbound call (as upstream's node name check does).
 const BEFORE_ANY_CALL = podOnlyPrefix(VALIDATION_CHECKS);
@@ -21,6 +23,10 @@ export class RestoreValidator extends RestoreDecider {
       review.request.object,
       review.references.map((r) => r.source),
     );
+  }
+
+  protected workload(review: WorkloadReview, policy: Policy, deadline: Deadline): Promise<RestoreDecision> {
+    return decideWorkload(this.ports, review, policy, deadline);
   }
 
   protected async create(review: RestoreCreate, policy: Policy, deadline: Deadline): Promise<RestoreDecision> {

@@ -1,3 +1,4 @@
+import { DEFAULT_CONTROLLERS } from '../../src/policy/workloads.js';
 import { describe, expect, it } from 'vitest';
 import { defaultPolicy, modeFor } from '../../src/policy/policy.js';
 
@@ -12,6 +13,7 @@ describe('defaultPolicy', () => {
       requireReady: true,
       specEquality: 'enforce',
       sources: [{ preset: 'kep-5823' }],
+      workloads: { delegation: 'disabled', controllers: [...DEFAULT_CONTROLLERS], kinds: [] },
       serviceAccountToken: 'warn',
       namespaces: { include: [], exclude: [] },
       failureMode: 'closed',

@@ -1,3 +1,4 @@
+import type { JsonObject } from '../../src/common/json.js';
 import type { PodCheckpoint, RestoreAccess, RuntimeClassInfo } from '../../src/restore/model.js';
 import { defaultPolicy } from '../../src/policy/policy.js';
 import type { RestorePorts } from '../../src/restore/facts.js';
@@ -13,6 +14,8 @@ export class FakePorts {
   readonly grants = new Set<string>();
   readonly checkpoints = new Map<string, PodCheckpoint>();
   readonly runtimeClasses = new Map<string, RuntimeClassInfo>();
+  /** Workload objects by "resource/namespace/name", for delegation. */
+  readonly owners = new Map<string, JsonObject>();
   /** Namespace labels by namespace; a namespace not listed does not exist. */
   readonly namespaceLabels = new Map<string, Record<string, string>>();
   /** Like the watch cache: `get` answers without the template, `withTemplate` reads it (counted as a call). */
@@ -54,6 +57,13 @@ export class FakePorts {
           this.calls.push(`runtimeclass ${name}`);
           fail();
           return this.runtimeClasses.get(name);
+        },
+      },
+      owners: {
+        get: async (kind, namespace, name) => {
+          this.calls.push(`owner ${kind.resource} ${namespace}/${name}`);
+          fail();
+          return this.owners.get(`${kind.resource}/${namespace}/${name}`);
         },
       },
       namespaces: {
