@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# npm run controlplane:build — builds kube-apiserver, kubectl (k8s.io/kubernetes, pinned in kube/go.mod) and
-# etcd (go.etcd.io/etcd/server/v3, pinned in etcd/go.mod) for the e2e tests and the demo.
+# npm run controlplane:build — builds kube-apiserver, kube-controller-manager, kubectl (k8s.io/kubernetes, pinned
+# in kube/go.mod) and etcd (go.etcd.io/etcd/server/v3, pinned in etcd/go.mod) for the e2e tests and the demo.
 #
 # Products go to $RESTORE_GUARD_CONTROLPLANE_CACHE (default: <repo>/.cache/controlplane, git-ignored), in a
 # folder named after a hash of everything that decides the result (the wrapper modules, this script, the Go
@@ -35,9 +35,9 @@ mkdir -p "$cache"
 exec 9>"$cache/.lock"
 flock 9
 
-if [[ -x "$out/kube-apiserver" && -x "$out/kubectl" && -x "$out/etcd" && -f "$out/build.json" ]]; then
+if [[ -x "$out/kube-apiserver" && -x "$out/kube-controller-manager" && -x "$out/kubectl" && -x "$out/etcd" && -f "$out/build.json" ]]; then
   ln -sfn "$key" "$cache/bin"
-  echo "controlplane:build: reusing $out (kube-apiserver/kubectl $kube_version, etcd $etcd_version)"
+  echo "controlplane:build: reusing $out (kube-apiserver/kube-controller-manager/kubectl $kube_version, etcd $etcd_version)"
   exit 0
 fi
 
@@ -65,6 +65,7 @@ build() { # dir package output ldflags
 
 started=$SECONDS
 build kube k8s.io/kubernetes/cmd/kube-apiserver kube-apiserver "$kube_ldflags"
+build kube k8s.io/kubernetes/cmd/kube-controller-manager kube-controller-manager "$kube_ldflags"
 build kube k8s.io/kubernetes/cmd/kubectl kubectl "$kube_ldflags"
 build etcd go.etcd.io/etcd/server/v3 etcd "-s -w"
 seconds=$((SECONDS - started))
@@ -76,7 +77,7 @@ cat >"$tmp/build.json" <<EOF
   "etcd": "$etcd_version",
   "go": "$(go env GOVERSION)",
   "seconds": $seconds,
-  "bytes": { "kube-apiserver": $(size kube-apiserver), "kubectl": $(size kubectl), "etcd": $(size etcd) }
+  "bytes": { "kube-apiserver": $(size kube-apiserver), "kube-controller-manager": $(size kube-controller-manager), "kubectl": $(size kubectl), "etcd": $(size etcd) }
 }
 EOF
 
@@ -84,7 +85,7 @@ rm -rf "$out"
 mv "$tmp" "$out"
 trap - EXIT
 ln -sfn "$key" "$cache/bin"
-# Builds of earlier pins are of no further use (about 200 MB each).
+# Builds of earlier pins are of no further use (about 300 MB each).
 find "$cache" -mindepth 1 -maxdepth 1 -type d -regextype posix-extended -regex '.*/[0-9a-f]{16}' ! -name "$key" -exec rm -rf {} +
 echo "controlplane:build: built $out in $seconds s ($(du -sh "$out" | cut -f1))"
 cat "$out/build.json"

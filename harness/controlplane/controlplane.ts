@@ -1,14 +1,16 @@
-// A real control plane on loopback: etcd and kube-apiserver (built by `npm run controlplane:build`), fresh
-// certificates and ServiceAccount keys, RBAC authorization, static users from a token file, the PodCheckpoint
-// stand-in CRD and the e2e test CRD installed, and restore-guard's own ServiceAccount bound only to what
-// manifests/base ships. kube-apiserver presents a client certificate to admission webhooks (mTLS), through an
-// --admission-control-config-file written by the same code as `npm run certs` writes it.
+// A real control plane on loopback: etcd, kube-apiserver and kube-controller-manager with the workload controllers
+// (built by `npm run controlplane:build`; see controllers.ts), fresh certificates and ServiceAccount keys, RBAC
+// authorization, static users from a token file, the PodCheckpoint stand-in CRD and the e2e test CRD installed,
+// and restore-guard's own ServiceAccount bound only to what manifests/base ships. kube-apiserver presents a client
+// certificate to admission webhooks (mTLS), through an --admission-control-config-file written by the same code
+// as `npm run certs` writes it.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, type Dirent } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { admissionConfigurationYaml, admissionKubeconfigYaml, DEFAULTS } from '../../src/certs/authority.js';
+import { startControllerManager, type ControllerManager } from './controllers.js';
 import { kubectlOk, type KubectlOptions, type KubectlTarget } from './kubectl.js';
 import { eventually, freePort, httpsRequest } from './net.js';
 import { findBinaries, MANIFESTS, REPO, type Binaries } from './paths.js';
@@ -43,6 +45,8 @@ export interface ControlPlaneInfo extends KubectlTarget {
   /** The same token and the cluster CA laid out as the kubelet mounts them in a pod (token, ca.crt). */
   restoreGuardServiceAccountDir: string;
   auditLog: string;
+  /** kube-controller-manager's log, when it runs (see controllers.ts for which controllers). */
+  controllerManagerLog: string | undefined;
   build: Binaries['build'];
   /**
    * The client certificate kube-apiserver presents when it calls admission webhooks (signed by the cluster
@@ -55,6 +59,7 @@ export interface ControlPlane extends ControlPlaneInfo {
   supervisor: Supervisor;
   etcd: Managed;
   apiserver: Managed;
+  controllerManager: Managed | undefined;
   stop(): Promise<void>;
 }
 
@@ -66,7 +71,18 @@ export async function run(info: ControlPlaneInfo, args: string[], options?: Kube
   return kubectlOk(target(info), args, options);
 }
 
-export async function startControlPlane(options: { dir?: string; log?: (line: string) => void } = {}): Promise<ControlPlane> {
+export interface ControlPlaneOptions {
+  dir?: string;
+  log?: (line: string) => void;
+  /**
+   * Runs kube-controller-manager with the workload controllers (default: true, unless the environment sets
+   * RESTORE_GUARD_E2E_CONTROLLERS=0). Without it no Deployment, Job, ... ever makes a Pod, and no `default`
+   * ServiceAccount appears by itself.
+   */
+  controllers?: boolean;
+}
+
+export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const log = options.log ?? (() => undefined);
   const binaries = findBinaries();
   const base = join(REPO, '.cache', 'e2e');
@@ -76,6 +92,8 @@ export async function startControlPlane(options: { dir?: string; log?: (line: st
   const supervisor = new Supervisor(dir);
   let etcd: Managed | undefined;
   let apiserver: Managed | undefined;
+  let controllerManager: ControllerManager | undefined;
+  const controllers = options.controllers ?? process.env.RESTORE_GUARD_E2E_CONTROLLERS !== '0';
   try {
     const pki = await createPki(dir);
     const caKeyFile = join(dir, 'ca.key');
@@ -114,7 +132,16 @@ export async function startControlPlane(options: { dir?: string; log?: (line: st
         kind: 'Policy',
         omitStages: ['RequestReceived'],
         rules: [
-          { level: 'Metadata', resources: [{ group: '', resources: ['pods'] }, { group: TEST_POD_GROUP, resources: ['pods'] }] },
+          {
+            level: 'Metadata',
+            resources: [
+              { group: '', resources: ['pods'] },
+              { group: TEST_POD_GROUP, resources: ['pods'] },
+              // Who creates them: the Deployment controller its ReplicaSets, the CronJob controller its Jobs.
+              { group: 'apps', resources: ['replicasets'] },
+              { group: 'batch', resources: ['jobs'] },
+            ],
+          },
           { level: 'None' },
         ],
       }),
@@ -163,7 +190,7 @@ export async function startControlPlane(options: { dir?: string; log?: (line: st
       `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
       '--service-cluster-ip-range=10.0.0.0/24',
       '--allow-privileged=true',
-      // No controllers run: nothing would reconcile the `kubernetes` Service endpoints (and 127.0.0.1 is not a valid one).
+      // 127.0.0.1 is not a valid endpoint of the `kubernetes` Service, and no endpoints controller runs.
       '--endpoint-reconciler-type=none',
       `--audit-policy-file=${join(dir, 'audit-policy.yaml')}`,
       `--audit-log-path=${auditLog}`,
@@ -184,6 +211,19 @@ export async function startControlPlane(options: { dir?: string; log?: (line: st
 
     const kubeconfig = join(dir, 'kubeconfig');
     await writeFile(kubeconfig, kubeconfigYaml(server, pki.caFile, Object.fromEntries(Object.keys(USERS).map((user) => [user, tokens[user as UserName]]))), { mode: 0o600 });
+    // Started before the installation, which runs meanwhile; ready (awaited below) once its controllers work.
+    if (controllers) {
+      controllerManager = await startControllerManager({
+        supervisor,
+        binary: binaries.kubeControllerManager,
+        dir,
+        server,
+        pki,
+        serviceAccountKeyFile: join(dir, 'sa.key'),
+        admin: { kubectl: binaries.kubectl, kubeconfig },
+        log,
+      });
+    }
     const info: ControlPlaneInfo = {
       dir,
       server,
@@ -195,19 +235,24 @@ export async function startControlPlane(options: { dir?: string; log?: (line: st
       restoreGuardKubeconfig: join(dir, 'restore-guard.kubeconfig'),
       restoreGuardServiceAccountDir: join(dir, 'restore-guard-serviceaccount'),
       auditLog,
+      controllerManagerLog: controllerManager?.managed.logFile,
       build: binaries.build,
       webhookClient,
     };
     await install(info, log);
+    await controllerManager?.ready;
 
     const etcdRunning = etcd;
     const apiserverRunning = apiserver;
+    const controllerManagerRunning = controllerManager?.managed;
     return {
       ...info,
       supervisor,
       etcd: etcdRunning,
       apiserver: apiserverRunning,
+      controllerManager: controllerManagerRunning,
       stop: async () => {
+        if (controllerManagerRunning) await supervisor.stop(controllerManagerRunning);
         await supervisor.stop(apiserverRunning);
         await supervisor.stop(etcdRunning);
         await supervisor.stopAll();

@@ -21,6 +21,7 @@ export function controlPlaneCache(): string {
 export interface Binaries {
   etcd: string;
   kubeApiserver: string;
+  kubeControllerManager: string;
   kubectl: string;
   /** build.json of the build: versions, seconds, sizes. */
   build: { kubernetes: string; etcd: string; seconds: number; bytes: Record<string, number> };
@@ -28,7 +29,7 @@ export interface Binaries {
 
 export function findBinaries(): Binaries {
   const bin = join(controlPlaneCache(), 'bin');
-  const binaries = { etcd: join(bin, 'etcd'), kubeApiserver: join(bin, 'kube-apiserver'), kubectl: join(bin, 'kubectl') };
+  const binaries = { etcd: join(bin, 'etcd'), kubeApiserver: join(bin, 'kube-apiserver'), kubeControllerManager: join(bin, 'kube-controller-manager'), kubectl: join(bin, 'kubectl') };
   const missing = Object.values(binaries).filter((file) => !existsSync(file));
   if (missing.length > 0 || !existsSync(join(bin, 'build.json'))) {
     throw new Error(`the control plane is not built (missing ${missing.join(', ') || 'build.json'}): run npm run controlplane:build`);

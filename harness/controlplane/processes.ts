@@ -1,4 +1,4 @@
-// Child processes of the e2e harness (etcd, kube-apiserver, restore-guard), made orphan-proof.
+// Child processes of the e2e harness (etcd, kube-apiserver, kube-controller-manager, restore-guard), made orphan-proof.
 //
 // Every child runs in its own process group (detached), so stopping it also stops whatever it started.
 // Three layers make sure none survives the test run:

@@ -16,7 +16,10 @@ export function appSpec(image = 'registry.example/shop/cart@sha256:4f1c9a7e0d3b2
   };
 }
 
-/** A namespace with a `default` ServiceAccount (no controller manager runs to create it). */
+/**
+ * A namespace with a `default` ServiceAccount: the ServiceAccount controller makes one too, but a moment later (and
+ * not at all with RESTORE_GUARD_E2E_CONTROLLERS=0); a Pod may follow at once.
+ */
 export async function createNamespace(info: ControlPlaneInfo, name: string): Promise<void> {
   await run(info, ['apply', '--server-side', '-f', '-'], {
     input: [
