@@ -1,6 +1,6 @@
 // restore-guard test: the shipped examples pass (so npm test runs them), a case that answers otherwise fails
 // with exit 1 and says how, and a file that is not a valid test gets exit 2 with the file and the field.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -34,6 +34,15 @@ describe('restore-guard test', () => {
       expect(out).toContain(`/${outcome}`);
     }
     expect(out).toMatch(/\n(\d+) cases in 4 files: \1 passed, 0 failed\n$/);
+  });
+
+  it("passes README's complete example of the format", async () => {
+    const readme = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
+    const example = /\*\*The test file format\*\*[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(example).toContain('kind: RestoreGuardTest');
+    const { code, out } = await test([file(example ?? '')]);
+    expect(out).toContain('3 cases in 1 files: 3 passed, 0 failed');
+    expect(code).toBe(0);
   });
 
   it('a case answered otherwise fails, naming what was expected and what came', async () => {
