@@ -42,6 +42,8 @@ export interface Grant {
   namespace: string;
   name?: string;
   verb?: string;
+  /** The resource (plural) granted on; default podcheckpoints. */
+  resource?: string;
 }
 
 export interface FakeApiOptions {
@@ -337,6 +339,12 @@ export class FakeApi {
   readonly events: JsonObject[] = [];
   /** Every SubjectAccessReview spec received, in order. */
   readonly sarSpecs: SarSpec[] = [];
+  /** Resources added with addResource (e.g. podsnapshots of another restore source). */
+  readonly extraResources: FakeResource[] = [];
+  /** Who the token authenticates as: the answer to SelfSubjectReview, and the subject of SelfSubjectAccessReviews. */
+  self: { username: string; groups: string[] } = { username: 'fake-user', groups: ['system:authenticated'] };
+  /** Every SelfSubjectAccessReview's resource attributes, in order. */
+  readonly selfReviews: SarResourceAttributes[] = [];
   /** Answers SubjectAccessReviews; by default from the grants table. */
   sarHandler: (spec: SarSpec) => SarAnswer = (spec) => this.answerFromGrants(spec);
 
@@ -395,6 +403,13 @@ export class FakeApi {
 
   currentResourceVersion(): number {
     return this.resourceVersion;
+  }
+
+  /** Serves one more resource (GET, list, watch), e.g. a snapshot system's podsnapshots. */
+  addResource(group: string, version: string, plural: string, kind: string, namespaced = true): FakeResource {
+    const resource = new FakeResource(this, group, version, plural, kind, namespaced);
+    this.extraResources.push(resource);
+    return resource;
   }
 
   grant(grant: Grant): void {
@@ -545,6 +560,16 @@ export class FakeApi {
     if (method === 'POST' && url.pathname === '/apis/authorization.k8s.io/v1/subjectaccessreviews') {
       return { endpoint: 'subjectaccessreviews', run: (body, res) => this.subjectAccessReview(body, res) };
     }
+    if (method === 'POST' && url.pathname === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews') {
+      return { endpoint: 'selfsubjectaccessreviews', run: (body, res) => this.selfSubjectAccessReview(body, res) };
+    }
+    if (method === 'POST' && url.pathname === '/apis/authentication.k8s.io/v1/selfsubjectreviews') {
+      return {
+        endpoint: 'selfsubjectreviews',
+        run: (_body, res) =>
+          json(res, 201, { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview', metadata: {}, status: { userInfo: { ...this.self } } }),
+      };
+    }
     if (method === 'POST' && parts[0] === 'api' && parts[2] === 'namespaces' && parts[4] === 'events' && parts.length === 5) {
       return { endpoint: 'events', run: (body, res) => json(res, 201, this.recordEvent(body)) };
     }
@@ -552,7 +577,7 @@ export class FakeApi {
     const core = parts[0] === 'api';
     if (method !== 'GET' || (parts[0] !== 'apis' && !core)) return undefined;
     const [group, version] = core ? ['', parts[1]] : [parts[1], parts[2]];
-    for (const resource of [this.checkpoints, this.runtimeClasses, this.configMaps, this.namespaces]) {
+    for (const resource of [this.checkpoints, this.runtimeClasses, this.configMaps, this.namespaces, ...this.extraResources]) {
       if (group !== resource.group || version !== resource.version) continue;
       let rest = parts.slice(core ? 2 : 3);
       let namespace: string | undefined;
@@ -605,6 +630,27 @@ export class FakeApi {
     });
   }
 
+  private selfSubjectAccessReview(body: string, res: ServerResponse): void {
+    const parsed: unknown = JSON.parse(body);
+    const attributes =
+      isObject(parsed) && isObject(parsed.spec) && isObject(parsed.spec.resourceAttributes)
+        ? toSarSpec({ resourceAttributes: parsed.spec.resourceAttributes }).resourceAttributes
+        : {};
+    this.selfReviews.push(attributes ?? {});
+    const answer = this.sarHandler({ user: this.self.username, groups: this.self.groups, resourceAttributes: attributes ?? {} });
+    const reviewStatus: JsonObject = { allowed: answer.allowed };
+    if (answer.denied !== undefined) reviewStatus.denied = answer.denied;
+    if (answer.reason !== undefined) reviewStatus.reason = answer.reason;
+    if (answer.evaluationError !== undefined) reviewStatus.evaluationError = answer.evaluationError;
+    json(res, 201, {
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SelfSubjectAccessReview',
+      metadata: {},
+      spec: isObject(parsed) && isObject(parsed.spec) ? parsed.spec : {},
+      status: reviewStatus,
+    });
+  }
+
   private answerFromGrants(spec: SarSpec): SarAnswer {
     const attributes = spec.resourceAttributes ?? {};
     const match = this.grants.find(
@@ -615,7 +661,7 @@ export class FakeApi {
         g.namespace === attributes.namespace &&
         (g.name === undefined || g.name === attributes.name) &&
         (g.verb ?? 'restore') === attributes.verb &&
-        attributes.resource === 'podcheckpoints' &&
+        attributes.resource === (g.resource ?? 'podcheckpoints') &&
         !attributes.subresource,
     );
     return match ? { allowed: true, reason: 'fake grant' } : { allowed: false, reason: '' };

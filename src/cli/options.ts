@@ -36,6 +36,8 @@ export const USAGE = `restore-guard: admission webhook that decides who may rest
 
 Usage:
   restore-guard serve [flags]
+  restore-guard check -f POD.yaml [flags]   would this Pod be admitted, and why (restore-guard check --help)
+  restore-guard test DIR                    run policy test files offline (restore-guard test --help)
   restore-guard --help | --version
 
 Flags of serve:

@@ -54,7 +54,7 @@ export class SubjectAccessReviewAuthorizer implements Authorizer {
     const started = performance.now();
     try {
       const review = await callWithDeadline(deadline, WHAT, (signal) => this.client.request('POST', PATH, { body, signal }));
-      const answer = readAnswer(review);
+      const answer = readAccessReviewAnswer(review, WHAT);
       this.metrics?.sarCalls.inc({ result: answer.allowed ? 'allowed' : 'denied' });
       return answer;
     } catch (err) {
@@ -69,10 +69,11 @@ export class SubjectAccessReviewAuthorizer implements Authorizer {
   }
 }
 
-function readAnswer(review: unknown): AuthorizationAnswer {
+/** The answer of a (Self)SubjectAccessReview; `what` names the review in errors. */
+export function readAccessReviewAnswer(review: unknown, what: string): AuthorizationAnswer {
   const status = objectAt(review, 'status');
   if (!status || typeof status.allowed !== 'boolean') {
-    throw new DependencyError('server-error', `${WHAT}: the API server answered without a status`);
+    throw new DependencyError('server-error', `${what}: the API server answered without a status`);
   }
   // Both set is contradictory; kube's webhook authorizer treats it as a denial, so do we.
   const allowed = status.allowed && status.denied !== true;
@@ -80,7 +81,7 @@ function readAnswer(review: unknown): AuthorizationAnswer {
   // An allowed answer stands despite an evaluation error (some authorizer failed, another allowed);
   // otherwise "not allowed" may only mean "could not tell", which must not read as a denial.
   if (!allowed && evaluationError) {
-    throw new DependencyError('evaluation-error', `${WHAT}: the authorizer could not evaluate the request: ${evaluationError}`);
+    throw new DependencyError('evaluation-error', `${what}: the authorizer could not evaluate the request: ${evaluationError}`);
   }
   return { allowed, reason: stringAt(status, 'reason') ?? '' };
 }
