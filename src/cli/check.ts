@@ -4,6 +4,7 @@ import { dictionary, stringAt, type JsonObject } from '../common/json.js';
 import { ApiClient } from '../kube/api-client.js';
 import { loadApiTarget } from '../kube/api-target.js';
 import { KubeCheckpointSource } from '../kube/checkpoint-source.js';
+import { KubeOwnerReader } from '../kube/owner-reader.js';
 import { KubeNamespaceSource } from '../kube/namespace-source.js';
 import { KubeRuntimeClassSource } from '../kube/runtime-class-source.js';
 import { SubjectAccessReviewAuthorizer } from '../kube/sar-authorizer.js';
@@ -118,6 +119,7 @@ export async function runCheck(options: CheckOptions, io: CheckIo): Promise<numb
       checkpoints: reads,
       runtimeClasses: new KubeRuntimeClassSource({ client }),
       namespaces: new KubeNamespaceSource(client),
+      owners: new KubeOwnerReader({ client }),
       policy: () => policy.policy,
     };
     const podWithNamespace: JsonObject = { ...pod, metadata: { ...(pod.metadata as JsonObject), namespace } };

@@ -82,6 +82,9 @@ export function offlinePorts(test: TestFile): RestorePorts {
     },
     runtimeClasses: { get: (name) => Promise.resolve(toRuntimeClassInfo(runtimeClasses.get(name))) },
     namespaces: { labels: (namespace) => Promise.resolve(own(test.namespaceLabels, namespace)) },
+    // Test files describe Pods and the objects they restore from, not workloads: no owner exists, so
+    // delegation never applies and every requester is checked by its grants.
+    owners: { get: () => Promise.resolve(undefined) },
     policy: () => test.policy,
   };
   if (test.now !== undefined) {

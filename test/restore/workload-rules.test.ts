@@ -15,7 +15,7 @@ const template = (snapshot?: string, image = 'img'): JsonObject => ({
   spec: { containers: [{ name: 'c', image }] },
 });
 const deployment = (tmpl: JsonObject, replicas = 1): JsonObject => ({ metadata: { name: 'web', namespace: 'team-a' }, spec: { replicas, template: tmpl } });
-const apps = { group: 'apps', resource: 'deployments', kind: { group: 'apps', version: 'v1', kind: 'Deployment' } };
+const apps = { group: 'apps', resource: 'deployments' };
 
 describe('template writes (the validating webhook)', () => {
   let fake: FakePorts;

@@ -10,7 +10,7 @@ const kinds = workloadKinds(defaultPolicy());
 const template = (annotations: Record<string, string> = {}, spec: JsonObject = { containers: [] }): JsonObject => ({ metadata: { annotations }, spec });
 const deployment = (tmpl: JsonObject): JsonObject => ({ metadata: { name: 'web', namespace: 'team-a' }, spec: { replicas: 1, template: tmpl } });
 const write = (object: JsonObject, overrides: Parameters<typeof createRequest>[1] = {}) =>
-  createRequest(object, { group: 'apps', resource: 'deployments', kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, ...overrides });
+  createRequest(object, { group: 'apps', resource: 'deployments', ...overrides });
 
 describe('workloadReviewOf', () => {
   it('takes a workload whose template references an enabled source, in the field or an annotation', () => {
