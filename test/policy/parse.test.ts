@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MAX_POLICY_BYTES, parsePolicy } from '../../src/policy/parse.js';
 import { defaultPolicy, sourcesOf, type Policy } from '../../src/policy/policy.js';
 import { dynamoSnapshotSource, gkePodSnapshotSource } from '../../src/policy/sources.js';
+import { DEFAULT_CONTROLLERS } from '../../src/policy/workloads.js';
 
 const HEADER = 'apiVersion: restore-guard.dev/v1alpha1\nkind: RestorePolicy\n';
 
@@ -396,5 +397,51 @@ describe('parsePolicy: the shape of a custom source', () => {
     // The if/then/else around a source or a reference adds nothing of its own to the errors.
     expect(errors).not.toContain('must match "then" schema');
     expect(errors).not.toContain('must match "else" schema');
+  });
+});
+
+describe('parsePolicy: workloads', () => {
+  it('is delegation disabled, with kube-controller-manager identities and no added kinds, when absent', () => {
+    expect(policyFrom('').workloads).toStrictEqual({ delegation: 'disabled', controllers: [...DEFAULT_CONTROLLERS], kinds: [] });
+  });
+
+  it('reads delegation, the controllers and added kinds', () => {
+    const policy = policyFrom(`workloads:
+  delegation: enabled
+  controllers: [system:serviceaccount:ops:restorer]
+  kinds: [{group: leaderworkerset.x-k8s.io, version: v1, resource: leaderworkersets, kind: LeaderWorkerSet, templatePath: spec.leaderWorkerTemplate.workerTemplate}]
+`);
+    expect(policy.workloads).toStrictEqual({
+      delegation: 'enabled',
+      controllers: ['system:serviceaccount:ops:restorer'],
+      kinds: [
+        {
+          group: 'leaderworkerset.x-k8s.io',
+          version: 'v1',
+          resource: 'leaderworkersets',
+          kind: 'LeaderWorkerSet',
+          templatePath: 'spec.leaderWorkerTemplate.workerTemplate',
+        },
+      ],
+    });
+  });
+
+  it.each([
+    ['workloads: {delegation: maybe}', '/workloads/delegation: must be one of enabled, disabled'],
+    ['workloads: {controllers: [a, a]}', '/workloads/controllers'],
+    ['workloads: {controllers: [""]}', '/workloads/controllers/0'],
+    ['workloads: {typo: 1}', '/workloads: unknown field "typo"'],
+    [
+      'workloads: {kinds: [{group: apps, version: v1, resource: deployments, kind: Deployment, templatePath: spec.template}]}',
+      'deployments.apps is already a workload kind',
+    ],
+    [
+      'workloads: {kinds: [{group: x.io, version: v1, resource: ws, kind: W, templatePath: a}, {group: x.io, version: v2, resource: ws, kind: W, templatePath: a}]}',
+      '/workloads/kinds/1: ws.x.io is already a workload kind',
+    ],
+    ['workloads: {kinds: [{group: x.io, version: v1, resource: ws, kind: lower, templatePath: a}]}', '/workloads/kinds/0/kind'],
+    ['workloads: {kinds: [{group: x.io, version: v1, resource: ws, kind: W}]}', "must have required property 'templatePath'"],
+  ])('refuses %s', (yaml, error) => {
+    expect(errorsOf(`${yaml}\n`)).toContain(error);
   });
 });
