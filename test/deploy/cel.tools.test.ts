@@ -197,6 +197,65 @@ const cases: Case[] = [
   },
 ];
 
+/** A workload of `kind` whose Pod template (the CronJob's at spec.jobTemplate.spec.template) is `template`. */
+function workload(kind: 'Deployment' | 'ReplicaSet' | 'StatefulSet' | 'DaemonSet' | 'Job' | 'CronJob', template: Obj | undefined, spec: Obj = {}): Obj {
+  const apiVersion = kind === 'Job' || kind === 'CronJob' ? 'batch/v1' : 'apps/v1';
+  const withTemplate = template === undefined ? {} : kind === 'CronJob' ? { jobTemplate: { spec: { template } } } : { template };
+  return { apiVersion, kind, metadata: { name: 'web', namespace: 'team-a' }, spec: { ...spec, ...withTemplate } };
+}
+/** A Pod template from a Pod: its spec, and its annotations when `withAnnotations`. */
+const templateOf = (object: Obj, withAnnotations = false): Obj => {
+  const annotations = withAnnotations ? (object.metadata as Obj).annotations : undefined;
+  return { metadata: { labels: { app: 'web' }, ...(annotations ? { annotations } : {}) }, spec: object.spec };
+};
+const WORKLOAD_KINDS = ['Deployment', 'ReplicaSet', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob'] as const;
+
+const workloadCases: Case[] = [
+  ...WORKLOAD_KINDS.flatMap((kind): Case[] => [
+    { name: `${kind} restoring`, operation: 'CREATE', namespace: 'team-a', user: 'alice', object: workload(kind, templateOf(restoring())) },
+    { name: `${kind} plain`, operation: 'CREATE', namespace: 'team-a', user: 'alice', object: workload(kind, templateOf(pod())) },
+  ]),
+  {
+    name: 'Deployment without a template',
+    operation: 'CREATE',
+    namespace: 'team-a',
+    user: 'alice',
+    object: workload('Deployment', undefined, { replicas: 1 }),
+  },
+  { name: 'Deployment, template without spec', operation: 'CREATE', namespace: 'team-a', user: 'alice', object: workload('Deployment', { metadata: {} }) },
+  {
+    name: 'CronJob, jobTemplate without spec',
+    operation: 'CREATE',
+    namespace: 'team-a',
+    user: 'alice',
+    object: { ...workload('CronJob', undefined), spec: { jobTemplate: {} } },
+  },
+  {
+    name: 'Deployment scaled, template restoring',
+    operation: 'UPDATE',
+    namespace: 'team-a',
+    user: 'bob',
+    object: workload('Deployment', templateOf(restoring()), { replicas: 3 }),
+    oldObject: workload('Deployment', templateOf(restoring()), { replicas: 1 }),
+  },
+  {
+    name: 'Deployment reference dropped',
+    operation: 'UPDATE',
+    namespace: 'team-a',
+    user: 'bob',
+    object: workload('Deployment', templateOf(pod())),
+    oldObject: workload('Deployment', templateOf(restoring())),
+  },
+  {
+    name: 'Deployment reference added',
+    operation: 'UPDATE',
+    namespace: 'team-a',
+    user: 'bob',
+    object: workload('Deployment', templateOf(restoring())),
+    oldObject: workload('Deployment', templateOf(pod())),
+  },
+];
+
 let results: Map<string, Result>;
 let compileErrors: string[];
 let standIn: { group: string; compileErrors: string[]; results: Map<string, Result> };
@@ -236,7 +295,7 @@ const sh = (script: string) => run('bash', [join(ROOT, 'scripts', script)], { ma
 beforeAll(async () => {
   // Both are built on first use from the Go module proxy and reused from .cache/bin afterwards.
   const [kustomize, celcheck] = await Promise.all([sh('ensure-kustomize.sh'), sh('ensure-celcheck.sh')]);
-  ({ compileErrors, results } = await evaluate(kustomize, celcheck, join(ROOT, 'manifests', 'base'), cases));
+  ({ compileErrors, results } = await evaluate(kustomize, celcheck, join(ROOT, 'manifests', 'base'), [...cases, ...workloadCases]));
 
   // The base with the stand-in component, which patches the policy's authorization check to its group.
   const overlay = mkdtempSync(join(tmpdir(), 'rg-standin-'));
@@ -264,12 +323,40 @@ const result = (name: string) => {
   if (!found) throw new Error(`no result for ${name}`);
   return found;
 };
-const sent = (name: string) => Object.values(result(name).webhooks).map((w) => w.matches);
+const POD_HOOKS = ['pin.restore-guard.dev', 'restore.restore-guard.dev'];
+const WORKLOAD_HOOK = 'workloads.restore-guard.dev';
+/** Whether the Pod entries (mutating, validating) were called. */
+const sent = (name: string) => POD_HOOKS.map((hook) => result(name).webhooks[hook]?.matches);
+const noErrors = (name: string) => Object.values(result(name).webhooks).every((w) => w.error === undefined);
 const denials = (name: string) => result(name).decisions.filter((d) => d.action === 'deny');
 
 describe('CEL in the manifests, as kube-apiserver runs it', () => {
   it('compiles: matchConditions, variables, validations and message expressions', () => {
     expect(compileErrors).toEqual([]);
+  });
+
+  it('sends workloads whose Pod template uses restoreFrom (every kind, the CronJob through its jobTemplate) to the workloads entry only', () => {
+    for (const kind of WORKLOAD_KINDS) {
+      expect(result(`${kind} restoring`).webhooks[WORKLOAD_HOOK], kind).toEqual({ matches: true });
+      expect(sent(`${kind} restoring`), kind).toEqual([false, false]);
+      expect(result(`${kind} plain`).webhooks[WORKLOAD_HOOK], kind).toEqual({ matches: false });
+      expect(noErrors(`${kind} plain`), kind).toBe(true);
+      // The base policy has nothing to say about workloads.
+      expect(result(`${kind} restoring`).decisions, kind).toEqual([]);
+    }
+    for (const name of ['Deployment without a template', 'Deployment, template without spec', 'CronJob, jobTemplate without spec']) {
+      expect(result(name).webhooks[WORKLOAD_HOOK], name).toEqual({ matches: false });
+      expect(noErrors(name), name).toBe(true);
+    }
+    // A scale-like UPDATE of a restoring template is sent (restore-guard lets an unchanged template through),
+    // and so is one that adds the reference; one that drops it is not.
+    expect(result('Deployment scaled, template restoring').webhooks[WORKLOAD_HOOK]?.matches).toBe(true);
+    expect(result('Deployment reference added').webhooks[WORKLOAD_HOOK]?.matches).toBe(true);
+    expect(result('Deployment reference dropped').webhooks[WORKLOAD_HOOK]?.matches).toBe(false);
+    // Pods never go to the workloads entry.
+    for (const name of ['granted restore', 'add restoreFrom', 'own pod create', 'plain create']) {
+      expect(result(name).webhooks[WORKLOAD_HOOK], name).toEqual({ matches: false });
+    }
   });
 
   it("never sends restore-guard's own Pods (its Deployment's template, created or updated in its namespace)", () => {
@@ -439,6 +526,23 @@ function sourceCases(source: SourcePreset): Case[] {
       annotated(source),
       { subResource: 'resize' },
     ),
+    ...WORKLOAD_KINDS.map((kind) => review(`${kind} annotated template`, workload(kind, templateOf(annotated(source), true)))),
+    review('Deployment annotated itself, not its template', { ...workload('Deployment', templateOf(pod())), metadata: annotated(source).metadata }),
+    review(
+      'Deployment template with neighbouring annotations',
+      workload('Deployment', templateOf(annotated(source, null, {}, { annotations: { [`${source.annotation}-x`]: 'snap' } }), true)),
+    ),
+    review('Deployment template restoring by restoreFrom', workload('Deployment', templateOf(restoring()))),
+    review('Deployment template without metadata', workload('Deployment', { spec: pod().spec as Obj })),
+    review(
+      'Deployment scaled, template annotated',
+      workload('Deployment', templateOf(annotated(source), true), { replicas: 3 }),
+      workload('Deployment', templateOf(annotated(source), true)),
+      {
+        user: 'bob',
+      },
+    ),
+    review('Deployment annotation dropped', workload('Deployment', templateOf(pod())), workload('Deployment', templateOf(annotated(source), true))),
     review(
       'ephemeral container while restoring',
       annotated(source, 'snap', { ephemeralContainers: [{ name: 'debug', image: 'busybox' }] }),
@@ -532,6 +636,20 @@ describe('CEL of the restore source Components, composed with the base and the s
         for (const name of ['own pod create', 'plain create', 'plain update', 'neighbouring annotations']) expect(sentTo(name), name).toEqual([]);
         // A KEP-5823 restore goes to the base entries only.
         expect(sentTo('restoreFrom only')).toEqual(['pin.restore-guard.dev', 'restore.restore-guard.dev']);
+      });
+
+      it(`sends workloads whose Pod template carries ${source.annotation} (every kind, the CronJob's jobTemplate) to its workloads entry only`, () => {
+        for (const kind of WORKLOAD_KINDS) expect(sentTo(`${kind} annotated template`), kind).toEqual([names.workloadsWebhook]);
+        // A scale-like UPDATE still carries it (restore-guard lets an unchanged template through); dropping it is not sent.
+        expect(sentTo('Deployment scaled, template annotated')).toEqual([names.workloadsWebhook]);
+        expect(sentTo('Deployment annotation dropped')).toEqual([]);
+        for (const name of ['Deployment template with neighbouring annotations', 'Deployment template without metadata']) {
+          expect(sentTo(name), name).toEqual([]);
+        }
+        // The workload's own annotations are not its template's. (The Pod entries' conditions read
+        // metadata.annotations; their rules, which celcheck does not apply, send them Pods only.)
+        expect(sentTo('Deployment annotated itself, not its template')).not.toContain(names.workloadsWebhook);
+        expect(sentTo('Deployment template restoring by restoreFrom')).toEqual([WORKLOAD_HOOK]);
       });
 
       it('its policy ignores every Pod without the annotation', () => {

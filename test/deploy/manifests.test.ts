@@ -6,6 +6,7 @@ import { DEFAULTS } from '../../src/certs/authority.js';
 import { parseServeOptions } from '../../src/cli/options.js';
 import { parsePolicy } from '../../src/policy/parse.js';
 import { defaultPolicy } from '../../src/policy/policy.js';
+import { BUILT_IN_WORKLOADS } from '../../src/policy/workloads.js';
 import { at } from '../support/json-path.js';
 import { SOURCE_PRESETS, sourceNames } from './sources.js';
 
@@ -16,6 +17,8 @@ import { SOURCE_PRESETS, sourceNames } from './sources.js';
  */
 
 const ROOT = join(import.meta.dirname, '..', '..');
+/** The built-in workload kinds restore-guard checks the writers of (src/policy/workloads.ts), as group/resource. */
+const WORKLOAD_RESOURCES = BUILT_IN_WORKLOADS.map((w) => `${w.group}/${w.resource}`);
 const MANIFESTS = join(ROOT, 'manifests');
 // Another part of the project owns the stand-in CRD; it is only referenced here.
 const NOT_OURS = join(MANIFESTS, 'components', 'podcheckpoint-standin');
@@ -121,6 +124,8 @@ describe('RBAC: least privilege', () => {
         'node.k8s.io/runtimeclasses:watch',
         // Only used when the policy sets namespaces.selector.
         '/namespaces:get',
+        // Only used with workloads.delegation enabled: the owner a controller's ReplicaSet, Job or Pod names (one GET).
+        ...WORKLOAD_RESOURCES.map((resource) => `${resource}:get`),
       ].sort(),
     );
   });
@@ -276,8 +281,11 @@ describe('webhook configurations', () => {
   const validating = one('ValidatingWebhookConfiguration', 'restore-guard');
   const hooks = [...arr(mutating.webhooks), ...arr(validating.webhooks)].map(obj);
 
+  const podHooks = hooks.filter((hook) => hook.name !== 'workloads.restore-guard.dev');
+  const workloadHook = obj(arr(validating.webhooks).find((hook) => at(hook, 'name') === 'workloads.restore-guard.dev'));
+
   it('fail closed, quickly, without side effects, for equivalent versions too', () => {
-    expect(hooks).toHaveLength(2);
+    expect(hooks.map((hook) => hook.name)).toEqual(['pin.restore-guard.dev', 'restore.restore-guard.dev', 'workloads.restore-guard.dev']);
     for (const hook of hooks) {
       expect(hook).toMatchObject({ admissionReviewVersions: ['v1'], sideEffects: 'None', failurePolicy: 'Fail', timeoutSeconds: 5, matchPolicy: 'Equivalent' });
       expect(String(hook.name).split('.').length).toBeGreaterThanOrEqual(3);
@@ -314,8 +322,41 @@ describe('webhook configurations', () => {
     ]);
   });
 
+  it('the workloads entry: /validate, CREATE and UPDATE of the six built-in workload kinds (main resource only), like the Pod entry otherwise', () => {
+    const rules = arr(workloadHook.rules).flatMap((rule) =>
+      arr(at(rule, 'resources')).flatMap((resource) =>
+        arr(at(rule, 'operations')).map(
+          (op) => `${arr(at(rule, 'apiGroups')).join()}/${arr(at(rule, 'apiVersions')).join()}/${String(resource)}:${String(op)}`,
+        ),
+      ),
+    );
+    expect(rules.sort()).toEqual(
+      BUILT_IN_WORKLOADS.flatMap((w) => [`${w.group}/${w.version}/${w.resource}:CREATE`, `${w.group}/${w.version}/${w.resource}:UPDATE`]).sort(),
+    );
+    // No subresource: scaling (deployments/scale, ...) and status never reach restore-guard.
+    expect(rules.some((rule) => rule.split(':')[0]?.split('/').length !== 3)).toBe(false);
+    for (const rule of arr(workloadHook.rules)) expect(at(rule, 'scope')).toBe('Namespaced');
+    const { name: _n, rules: _r, matchConditions: _m, ...rest } = workloadHook;
+    const { name: _pn, rules: _pr, matchConditions: _pm, ...podRest } = obj(at(validating, 'webhooks', 0));
+    expect(rest).toEqual(podRest);
+  });
+
+  it("the workloads entry is sent only workloads whose Pod template (the CronJob's too) uses restoreFrom, in the new object, every level guarded", () => {
+    const conditions = arr(workloadHook.matchConditions).map(obj);
+    expect(conditions).toHaveLength(1);
+    const expression = String(conditions[0]?.expression);
+    expect(expression).toContain('has(object.spec.template.spec.restoreFrom)');
+    expect(expression).toContain('has(object.spec.jobTemplate.spec.template.spec.restoreFrom)');
+    for (const path of ['object.spec', 'object.spec.template', 'object.spec.template.spec', 'object.spec.jobTemplate', 'object.spec.jobTemplate.spec']) {
+      expect(expression).toContain(`has(${path})`);
+    }
+    expect(expression).not.toContain('oldObject');
+    expect(workloadHook.namespaceSelector).toBeUndefined();
+    expect(workloadHook.objectSelector).toBeUndefined();
+  });
+
   it("call only for Pods using restoreFrom, in every namespace (restore-guard's own included: a restore there is checked too)", () => {
-    for (const hook of hooks) {
+    for (const hook of podHooks) {
       expect(hook.namespaceSelector).toBeUndefined();
       const conditions = arr(hook.matchConditions).map(obj);
       expect(conditions).toHaveLength(1);
@@ -432,6 +473,36 @@ describe('overlays and examples', () => {
     expect(at(role, 'metadata', 'labels', 'rbac.authorization.k8s.io/aggregate-to-admin')).toBeUndefined();
   });
 
+  it('examples grant `restore` to people, never to a controller, and show the delegation policy instead (it parses)', () => {
+    const files = ['podcheckpoint-restorer', ...SOURCE_PRESETS.map((s) => s.example)];
+    for (const file of files) {
+      const path = join(MANIFESTS, 'examples', `${file}.yaml`);
+      for (const binding of documents(path)
+        .map(obj)
+        .filter((d) => d.kind === 'RoleBinding' || d.kind === 'ClusterRoleBinding')) {
+        for (const subject of arr(binding.subjects).map(obj)) {
+          expect(subject.kind, `${file}: ${String(at(binding, 'metadata', 'name'))}`).not.toBe('ServiceAccount');
+          expect(String(subject.name), file).not.toMatch(/controller/);
+        }
+      }
+      const lines = readFileSync(path, 'utf8').split('\n');
+      const start = lines.indexOf('#   workloads:');
+      expect(start, file).toBeGreaterThan(0);
+      let end = start + 1;
+      while (lines[end]?.startsWith('#     ')) end += 1;
+      const snippet = lines
+        .slice(start, end)
+        .map((line) => line.slice('#   '.length))
+        .join('\n');
+      // Added to the shipped policy, which says nothing of workloads yet.
+      const shipped = String(at(one('ConfigMap', 'restore-guard-policy'), 'data', 'policy.yaml'));
+      expect(shipped).not.toMatch(/^workloads:/m);
+      const result = parsePolicy(`${shipped}\n${snippet}\n`);
+      expect(result.ok ? [] : result.errors, file).toEqual([]);
+      if (result.ok) expect(result.policy.workloads).toEqual({ ...defaultPolicy().workloads, delegation: 'enabled' });
+    }
+  });
+
   it('the stand-in CRD is a kustomize Component (rendered with the base in deploy-render.test.ts)', () => {
     expect(obj(documents(join(NOT_OURS, 'kustomization.yaml'))[0]).kind).toBe('Component');
   });
@@ -522,8 +593,16 @@ describe('restore source Components (manifests/components/source-<preset>)', () 
         const patch = patches.find((p) => at(p, 'target', 'kind') === kind) as Obj;
         expect(at(patch, 'target', 'name')).toBe('restore-guard');
         const ops = arr(documents(join(dir, String(patch.path)))[0]).map(obj);
-        // Appended, never replaced: another source's entry, or the base's, stays as it is.
-        expect(ops.map((op) => [op.op, op.path])).toEqual([['add', '/webhooks/-']]);
+        // Appended, never replaced: another source's entry, or the base's, stays as it is. The validating
+        // configuration gets a second entry, for workloads (checked below).
+        expect(ops.map((op) => [op.op, op.path])).toEqual(
+          kind === 'ValidatingWebhookConfiguration'
+            ? [
+                ['add', '/webhooks/-'],
+                ['add', '/webhooks/-'],
+              ]
+            : [['add', '/webhooks/-']],
+        );
         const { name: entryName, matchConditions, ...rest } = obj(ops[0]?.value);
         expect(entryName).toBe(webhookName);
         expect(rest).toEqual(baseEntry(kind));
@@ -534,6 +613,29 @@ describe('restore source Components (manifests/components/source-<preset>)', () 
         expect(expression).toContain(`'${source.annotation}' in oldObject.metadata.annotations`);
         expect(expression).not.toContain('restoreFrom');
       }
+    });
+
+    it(`${source.preset}: a validating entry for workloads, like the base's workloads entry but sent only templates carrying ${source.annotation}`, () => {
+      const patch = arr(kustomization.patches)
+        .map(obj)
+        .find((p) => at(p, 'target', 'kind') === 'ValidatingWebhookConfiguration') as Obj;
+      const ops = arr(documents(join(dir, String(patch.path)))[0]).map(obj);
+      const { name: entryName, matchConditions, ...rest } = obj(ops[1]?.value);
+      expect(entryName).toBe(names.workloadsWebhook);
+      const {
+        name: _n,
+        matchConditions: _m,
+        ...baseRest
+      } = obj(arr(one('ValidatingWebhookConfiguration', 'restore-guard').webhooks).find((hook) => at(hook, 'name') === 'workloads.restore-guard.dev'));
+      expect(rest).toEqual(baseRest);
+      const conditions = arr(matchConditions).map(obj);
+      expect(conditions).toHaveLength(1);
+      const expression = String(conditions[0]?.expression);
+      expect(expression).toContain(`'${source.annotation}' in object.spec.template.metadata.annotations`);
+      expect(expression).toContain(`'${source.annotation}' in object.spec.jobTemplate.spec.template.metadata.annotations`);
+      expect(expression).toContain('has(object.spec.jobTemplate.spec.template.metadata.annotations)');
+      expect(expression).not.toContain('oldObject');
+      expect(expression).not.toContain('restoreFrom');
     });
 
     it(`${source.preset}: RBAC of its own: get/list/watch on ${source.resource}.${source.group} only, for restore-guard's ServiceAccount`, () => {

@@ -126,8 +126,12 @@ describe('kustomize renders', () => {
     const bundleBase64 = readFileSync(issued.files.caBundleBase64, 'utf8');
     for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) {
       const hook = docs.find((d) => d.kind === kind) as Obj;
-      expect(at(hook, 'webhooks', 0, 'clientConfig', 'caBundle')).toBe(bundleBase64);
-      expect(at(hook, 'webhooks', 0, 'clientConfig', 'service', 'name')).toBe('restore-guard');
+      // Every entry: the validating configuration's workloads entry too.
+      expect((hook.webhooks as Obj[]).length).toBe(kind === 'MutatingWebhookConfiguration' ? 1 : 2);
+      for (const entry of hook.webhooks as Obj[]) {
+        expect(at(entry, 'clientConfig', 'caBundle'), String(entry.name)).toBe(bundleBase64);
+        expect(at(entry, 'clientConfig', 'service', 'name'), String(entry.name)).toBe('restore-guard');
+      }
     }
 
     // What the API server does with it: trust the caBundle, dial restore-guard.restore-guard.svc.
@@ -227,15 +231,15 @@ describe('kustomize renders', () => {
         'ClusterRole/podcheckpoint-restorer',
         'Role/restore-web-ckpt',
         'RoleBinding/podcheckpoint-restorer-alice',
-        'RoleBinding/restore-web-ckpt-replicaset-controller',
+        'RoleBinding/restore-web-ckpt-carol',
         'ClusterRole/podsnapshot-restorer-dynamo',
         'Role/restore-worker-snapshot',
         'RoleBinding/podsnapshot-restorer-dynamo-alice',
-        'RoleBinding/restore-worker-snapshot-replicaset-controller',
+        'RoleBinding/restore-worker-snapshot-carol',
         'ClusterRole/podsnapshot-restorer-gke',
         'Role/restore-gke-snapshot',
         'RoleBinding/podsnapshot-restorer-gke-alice',
-        'RoleBinding/restore-gke-snapshot-statefulset-controller',
+        'RoleBinding/restore-gke-snapshot-carol',
         'RuntimeClass/runc-checkpoint',
       ].sort(),
     );
@@ -348,6 +352,8 @@ describe('kustomize renders the restore source Components', () => {
   beforeAll(async () => {
     baseDocs = await render(join(work, 'manifests', 'base'));
   });
+  /** Entries with every source Component: the base's (1 mutating; Pods and workloads validating), and each source's. */
+  const entriesPer = (kind: string) => (kind === 'MutatingWebhookConfiguration' ? 1 + SOURCE_PRESETS.length : 2 * (1 + SOURCE_PRESETS.length));
 
   const combinations: Array<{ dir: string; components: string[] }> = [
     ...SOURCE_PRESETS.map((s) => ({ dir: `only-${s.preset}`, components: [sourceNames(s.preset).component] })),
@@ -381,14 +387,20 @@ describe('kustomize renders the restore source Components', () => {
         const baseHook = baseDocs.find((d) => d.kind === kind) as Obj;
         const hook = docs.find((d) => d.kind === kind) as Obj;
         const entries = hook.webhooks as Obj[];
-        // The base entry first and untouched, then one entry per source, in the order the Components are listed.
-        expect(entries[0]).toEqual(at(baseHook, 'webhooks', 0));
+        // The base entries first and untouched (the validating one's Pod and workloads entries), then each source's
+        // (its Pod entry, and its workloads entry in the validating configuration), in the order the Components are listed.
+        const baseEntries = baseHook.webhooks as Obj[];
+        expect(entries.slice(0, baseEntries.length)).toEqual(baseEntries);
         const own = (s: { preset: string }) =>
-          kind === 'MutatingWebhookConfiguration' ? sourceNames(s.preset).mutatingWebhook : sourceNames(s.preset).validatingWebhook;
-        expect(webhookNames(docs, kind)).toEqual([String(at(baseHook, 'webhooks', 0, 'name')), ...sources.map(own)]);
-        for (const entry of entries.slice(1)) {
+          kind === 'MutatingWebhookConfiguration'
+            ? [sourceNames(s.preset).mutatingWebhook]
+            : [sourceNames(s.preset).validatingWebhook, sourceNames(s.preset).workloadsWebhook];
+        expect(webhookNames(docs, kind)).toEqual([...baseEntries.map((e) => String(e.name)), ...sources.flatMap(own)]);
+        for (const entry of entries.slice(baseEntries.length)) {
           const { name: _n, matchConditions: _m, ...rest } = entry;
-          const { name: _bn, matchConditions: _bm, ...baseRest } = at(baseHook, 'webhooks', 0) as Obj;
+          // Like the base entry of the same role: the Pod entry, or the workloads entry.
+          const like = String(entry.name).endsWith('.workloads.restore-guard.dev') ? 'workloads.restore-guard.dev' : String(baseEntries[0]?.name);
+          const { name: _bn, matchConditions: _bm, ...baseRest } = baseEntries.find((e) => e.name === like) as Obj;
           expect(rest, String(entry.name)).toEqual(baseRest);
         }
         expect({ ...hook, webhooks: undefined }).toEqual({ ...baseHook, webhooks: undefined });
@@ -422,7 +434,7 @@ describe('kustomize renders the restore source Components', () => {
     for (const kind of HOOK_KINDS) {
       const hook = docs.find((d) => d.kind === kind) as Obj;
       expect(at(hook, 'metadata', 'annotations', 'cert-manager.io/inject-ca-from')).toBe('restore-guard/restore-guard-serving');
-      expect(webhookNames(docs, kind)).toHaveLength(1 + SOURCE_PRESETS.length);
+      expect(webhookNames(docs, kind)).toHaveLength(entriesPer(kind));
     }
   });
 
@@ -441,7 +453,7 @@ describe('kustomize renders the restore source Components', () => {
         docs.find((d) => d.kind === kind),
         'webhooks',
       ) as Obj[];
-      expect(entries).toHaveLength(1 + SOURCE_PRESETS.length);
+      expect(entries).toHaveLength(entriesPer(kind));
       for (const entry of entries) expect(at(entry, 'clientConfig', 'caBundle'), String(entry.name)).toBe(bundle);
     }
 
@@ -457,7 +469,11 @@ describe('kustomize renders the restore source Components', () => {
         overDocs.find((d) => d.kind === kind),
         'webhooks',
       ) as Obj[];
-      expect(entries.map((e) => at(e, 'clientConfig', 'caBundle') !== undefined)).toEqual([true, ...SOURCE_PRESETS.map(() => false)]);
+      const base = kind === 'MutatingWebhookConfiguration' ? 1 : 2;
+      expect(entries.map((e) => at(e, 'clientConfig', 'caBundle') !== undefined)).toEqual([
+        ...Array.from({ length: base }, () => true),
+        ...Array.from({ length: entriesPer(kind) - base }, () => false),
+      ]);
     }
   });
 });

@@ -52,6 +52,8 @@ export const sourceNames = (preset: string) => ({
   component: `source-${preset}`,
   mutatingWebhook: `${preset}.pin.restore-guard.dev`,
   validatingWebhook: `${preset}.restore.restore-guard.dev`,
+  /** The validating entry for workloads whose Pod template carries the annotation. */
+  workloadsWebhook: `${preset}.workloads.restore-guard.dev`,
   clusterRole: `restore-guard:source-${preset}`,
   policy: `${preset}.restore-guard.dev`,
 });

@@ -9,7 +9,7 @@ import { RestoreValidator } from '../../src/restore/validator.js';
 import { workloadKinds } from '../../src/restore/workloads.js';
 import { deadlineIn } from '../support/deadlines.js';
 import { FakePorts } from '../support/fake-ports.js';
-import { alice, createRequest, readyCheckpoint } from '../support/fixtures.js';
+import { alice, createRequest, KEP, readyCheckpoint } from '../support/fixtures.js';
 
 const DYNAMO = dynamoSnapshotSource();
 const RS_CONTROLLER = 'system:serviceaccount:kube-system:replicaset-controller';
@@ -40,7 +40,12 @@ describe('controllerOwner and carriesReference', () => {
     expect(controllerOwner(pod('s', owned({ kind: 'ReplicaSet', name: 'web-1', uid: 'u', controller: false })), kinds)).toBeUndefined();
     expect(controllerOwner(pod('s', owned({ kind: 'ReplicaSet', name: 'web-1', uid: 'u', apiVersion: 'example.com/v1' })), kinds)).toBeUndefined();
     expect(controllerOwner(pod('s', owned({ kind: 'Node', name: 'n', uid: 'u', apiVersion: 'v1' })), kinds)).toBeUndefined();
-    expect(controllerOwner(pod('s', [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-1', controller: true }]), kinds)).toBeUndefined();
+    for (const missing of ['apiVersion', 'kind', 'name', 'uid']) {
+      const reference: JsonObject = { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-1', uid: 'rs-uid', controller: true };
+      delete reference[missing];
+      expect(controllerOwner(pod('s', [reference]), kinds)).toBeUndefined();
+    }
+    expect(controllerOwner(pod('s', owned({ kind: 'ReplicaSet', name: 'web-1', uid: 'u', apiVersion: 'v1' })), kinds)).toBeUndefined();
   });
 
   it('compares the source, the name and the options of the reference', () => {
@@ -48,6 +53,10 @@ describe('controllerOwner and carriesReference', () => {
     expect(carriesReference(replicaSet('snap'), RS, DYNAMO, { name: 'snap', options: {} })).toBe(true);
     expect(carriesReference(replicaSet('snap'), RS, DYNAMO, { name: 'other', options: {} })).toBe(false);
     expect(carriesReference(replicaSet('snap'), RS, DYNAMO, { name: 'snap', options: { tcp: 'close' } })).toBe(false);
+    const withOptions = (options: JsonObject): JsonObject => ({ spec: { template: { spec: { restoreFrom: { name: 'c', options } } } } });
+    expect(carriesReference(withOptions({ tcp: 'close' }), RS, KEP, { name: 'c', options: { tcp: 'close' } })).toBe(true);
+    expect(carriesReference(withOptions({ tcp: 'keep' }), RS, KEP, { name: 'c', options: { tcp: 'close' } })).toBe(false);
+    expect(carriesReference({ spec: { template: { spec: {} } } }, RS, KEP, { name: 'c', options: {} })).toBe(false);
   });
 });
 
@@ -95,6 +104,11 @@ describe('a Pod made by a trusted controller (delegation)', () => {
     const decision = await decide(as(RS_CONTROLLER, pod('snap')), { ...delegating, workloads: defaultPolicy().workloads });
     expect(decision.outcome).toBe('unauthorized');
     expect(decision.status?.message).toContain('This Pod is created by a workload controller');
+    expect(fake.calls).toEqual([`authorize ${RS_CONTROLLER} team-a/snap`]);
+  });
+
+  it('checks a controller whose object names no owner against its own grant', async () => {
+    expect((await decide(as(RS_CONTROLLER, pod('snap', [])))).outcome).toBe('unauthorized');
     expect(fake.calls).toEqual([`authorize ${RS_CONTROLLER} team-a/snap`]);
   });
 

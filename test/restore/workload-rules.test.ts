@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import type { AdmissionRequest } from '../../src/admission/request.js';
 import type { JsonObject } from '../../src/common/json.js';
 import { defaultPolicy, type Policy } from '../../src/policy/policy.js';
-import { dynamoSnapshotSource } from '../../src/policy/sources.js';
+import { dynamoSnapshotSource, gkePodSnapshotSource } from '../../src/policy/sources.js';
 import { RestoreMutator } from '../../src/restore/mutator.js';
 import { RestoreValidator } from '../../src/restore/validator.js';
 import { deadlineIn } from '../support/deadlines.js';
@@ -94,5 +94,42 @@ describe('template writes (the validating webhook)', () => {
     const decision = await new RestoreMutator({ ...fake.ports(), policy: () => policy }).decide(as('alice', deployment(template('snap'))), deadlineIn(1000));
     expect(decision.outcome).toBe('not-a-restore');
     expect(fake.calls).toEqual([]);
+  });
+
+  it("counts the Pods each kind runs at once: replicas, a Job's parallelism, a DaemonSet's nodes, never a CronJob", async () => {
+    fake.grants.add('system:serviceaccount:kube-system:statefulset-controller/team-a/snap');
+    fake.grants.add('system:serviceaccount:kube-system:job-controller/team-a/snap');
+    fake.grants.add('system:serviceaccount:kube-system:daemon-set-controller/team-a/snap');
+    fake.grants.add('system:serviceaccount:kube-system:cronjob-controller/team-a/snap');
+    const warningsOf = async (group: string, resource: string, spec: JsonObject) =>
+      (await decide(as('alice', { metadata: { name: 'w' }, spec }, { group, resource }))).warnings;
+    expect(await warningsOf('apps', 'statefulsets', { replicas: 2, template: template('snap') })).toEqual([
+      'this StatefulSet runs 2 Pods from one checkpoint: restoring several Pods from one checkpoint is not supported upstream',
+    ]);
+    expect(await warningsOf('batch', 'jobs', { parallelism: 4, replicas: 1, template: template('snap') })).toHaveLength(1);
+    expect(await warningsOf('batch', 'jobs', { parallelism: 1, replicas: 4, template: template('snap') })).toEqual([]);
+    expect(await warningsOf('apps', 'daemonsets', { template: template('snap') })).toEqual([
+      'this DaemonSet runs a Pod on every matching node from one checkpoint: restoring several Pods from one checkpoint is not supported upstream',
+    ]);
+    expect(await warningsOf('batch', 'cronjobs', { replicas: 3, jobTemplate: { spec: { template: template('snap') } } })).toEqual([]);
+    expect(await warningsOf('apps', 'statefulsets', { replicas: '3', template: template('snap') })).toEqual([]);
+  });
+
+  it("asks about the controller as kube-controller-manager's ServiceAccount, with its groups", async () => {
+    await decide(as('alice', deployment(template('snap'))));
+    expect(fake.requesters.map((u) => [u.username, u.groups])).toEqual([
+      ['alice', alice.groups],
+      ['system:serviceaccount:kube-system:deployment-controller', ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated']],
+    ]);
+  });
+
+  it('checks only the source the new template names when an UPDATE moves to another source', async () => {
+    const gke = { ...policy, sources: [...policy.sources, gkePodSnapshotSource()] };
+    const moved: JsonObject = { metadata: { annotations: { 'podsnapshot.gke.io/ps-name': 'snap' } }, spec: { containers: [] } };
+    const decision = await decide(as('alice', deployment(moved), { operation: 'UPDATE', oldObject: deployment(template('snap')) }), gke);
+    expect(decision.outcome).toBe('template-allowed');
+    expect(decision.auditAnnotations.source).toBe('dynamo-snapshot,gke-pod-snapshot');
+    // The writer, then the controller (for the warning): both about the GKE snapshot only.
+    expect(fake.accesses.map((a) => a.group)).toEqual(['podsnapshot.gke.io', 'podsnapshot.gke.io']);
   });
 });

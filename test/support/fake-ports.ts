@@ -1,3 +1,4 @@
+import type { UserInfo } from '../../src/admission/request.js';
 import type { JsonObject } from '../../src/common/json.js';
 import type { PodCheckpoint, RestoreAccess, RuntimeClassInfo } from '../../src/restore/model.js';
 import { defaultPolicy } from '../../src/policy/policy.js';
@@ -6,6 +7,8 @@ import type { RestorePorts } from '../../src/restore/facts.js';
 /** In-memory ports that record every call, for tests of the reviewer and the server. */
 export class FakePorts {
   readonly calls: string[] = [];
+  /** The requester of every SubjectAccessReview, in order. */
+  readonly requesters: UserInfo[] = [];
   /** Every SubjectAccessReview asked for, in order. */
   readonly accesses: RestoreAccess[] = [];
   /** The source of every checkpoint read, by name, in order. */
@@ -32,6 +35,7 @@ export class FakePorts {
         authorize: async (user, access) => {
           this.calls.push(`authorize ${user.username} ${access.namespace}/${access.name}`);
           this.accesses.push(access);
+          this.requesters.push(user);
           fail();
           return { allowed: this.grants.has(`${user.username}/${access.namespace}/${access.name}`), reason: '' };
         },
