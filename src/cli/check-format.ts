@@ -17,7 +17,9 @@ function decisionWord(report: DecisionReport | null, style: Style): string {
 export function formatCheckText(report: CheckReport, style: Style): string {
   const lines: string[] = [];
   const via = report.user.via === 'SubjectAccessReview' ? '--as, SubjectAccessReview' : 'you, SelfSubjectAccessReview';
-  lines.push(`${style.bold('Pod')} ${report.pod.namespace}/${report.pod.name}   ${style.bold('user')} ${report.user.username || '(unknown)'} (${via})`);
+  lines.push(
+    `${style.bold(report.pod.kind)} ${report.pod.namespace}/${report.pod.name}   ${style.bold('user')} ${report.user.username || '(unknown)'} (${via})`,
+  );
   lines.push(`${style.bold('policy')} ${report.policy}`);
   lines.push('');
   const rows = [['WEBHOOK', 'DECISION', 'OUTCOME', 'STATUS']];

@@ -14,7 +14,8 @@ export interface DecisionReport {
 }
 
 export interface CheckReport {
-  pod: { namespace: string; name: string };
+  /** The object checked: a Pod, or a workload whose template restores. */
+  pod: { kind: string; namespace: string; name: string };
   user: { username: string; groups: string[]; via: 'SelfSubjectAccessReview' | 'SubjectAccessReview' };
   policy: string;
   mutate: DecisionReport;

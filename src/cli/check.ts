@@ -10,6 +10,7 @@ import { KubeRuntimeClassSource } from '../kube/runtime-class-source.js';
 import { SubjectAccessReviewAuthorizer } from '../kube/sar-authorizer.js';
 import { SelfSubjectAccessReviewAuthorizer, whoAmI } from '../kube/self-access-review.js';
 import type { RestoreSource } from '../policy/sources.js';
+import { workloadKinds } from '../restore/workloads.js';
 import { specDifferences } from '../restore/create-checks.js';
 import type { RestorePorts } from '../restore/facts.js';
 import type { PodCheckpoint } from '../restore/model.js';
@@ -21,7 +22,7 @@ import { policyFromConfigMap, policyFromFile, type LoadedPolicy } from './check-
 import { decisionReport, verdictAndExit, type CheckReport } from './check-report.js';
 import { InputError } from './input-error.js';
 import { contextNamespace } from './kube-context.js';
-import { asPod, readDocument } from './pod-file.js';
+import { asCheckedObject, readDocument, refuseNonWorkload } from './pod-file.js';
 import { styleFor } from './style.js';
 import { podReview, runWebhooks, type ChainResult } from './webhook-chain.js';
 
@@ -103,15 +104,18 @@ function resolveNamespace(pod: JsonObject, options: CheckOptions, fromContext: s
 
 /** `restore-guard check`: both webhooks' decisions on a Pod, with the cluster's facts; returns the exit status. */
 export async function runCheck(options: CheckOptions, io: CheckIo): Promise<number> {
-  const pod = asPod(await readDocument(options.file, io.readStdin), options.file);
+  const document = await readDocument(options.file, io.readStdin);
+  refuseNonWorkload(document, options.file);
   const loaded = await loadApiTarget(options.kubeconfig);
   if (!loaded.target) throw new InputError(`no Kubernetes API server to ask: ${loaded.reason}`);
   const client = new ApiClient(loaded.target, 'restore-guard-check');
   try {
-    const namespace = resolveNamespace(pod, options, await contextNamespace(options.kubeconfig));
+    const namespace = resolveNamespace(document as JsonObject, options, await contextNamespace(options.kubeconfig));
     const policy: LoadedPolicy = options.policyFile
       ? await policyFromFile(options.policyFile)
       : await policyFromConfigMap(client, options.policyConfigMap, deadlineAfter(STEP_TIMEOUT_MS));
+    const checked = asCheckedObject(document, options.file, workloadKinds(policy.policy));
+    const pod = checked.object;
     const who = await requester(client, options);
     const reads = new CheckpointReads(client);
     const ports: RestorePorts = {
@@ -123,10 +127,10 @@ export async function runCheck(options: CheckOptions, io: CheckIo): Promise<numb
       policy: () => policy.policy,
     };
     const podWithNamespace: JsonObject = { ...pod, metadata: { ...(pod.metadata as JsonObject), namespace } };
-    const request = podReview({ pod: podWithNamespace, namespace, user: who.user });
+    const request = podReview({ pod: podWithNamespace, namespace, user: who.user, resource: checked });
     const chain = await runWebhooks(restoreDeciders(ports), request, deadlineAfter(STEP_TIMEOUT_MS));
     const report: CheckReport = {
-      pod: { namespace, name: stringAt(pod, 'metadata', 'name') ?? stringAt(pod, 'metadata', 'generateName') ?? '' },
+      pod: { kind: checked.kind, namespace, name: stringAt(pod, 'metadata', 'name') ?? stringAt(pod, 'metadata', 'generateName') ?? '' },
       user: { username: who.user.username, groups: who.user.groups, via: who.via },
       policy: policy.origin,
       mutate: decisionReport(chain.mutate),

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseAllDocuments } from 'yaml';
 import { isObject, type JsonObject } from '../common/json.js';
+import { BUILT_IN_WORKLOADS, type WorkloadKind } from '../policy/workloads.js';
 import { InputError } from './input-error.js';
 
 /** Reads one YAML or JSON document from a file ('-': standard input). */
@@ -25,19 +26,39 @@ export async function readDocument(file: string, readStdin: () => Promise<string
   return values[0];
 }
 
-/** The object, if it is a core v1 Pod; otherwise a clear refusal. */
-export function asPod(value: unknown, file: string): JsonObject {
+/** Refuses, before anything is read from the cluster, what cannot be a Pod or a workload: a non-object, a core object other than a Pod. */
+export function refuseNonWorkload(value: unknown, file: string): void {
+  if (!isObject(value)) throw new InputError(`${file} does not hold an object`);
+  if (value.apiVersion === 'v1' && value.kind !== 'Pod') asCheckedObject(value, file, BUILT_IN_WORKLOADS);
+}
+
+/** What `check` can check: a core v1 Pod, or a workload whose Pod template restore-guard checks. */
+export interface CheckedObject {
+  object: JsonObject;
+  /** `Pod`, `Deployment`, ... */
+  kind: string;
+  group: string;
+  version: string;
+  resource: string;
+}
+
+/** The object, if it is a Pod or one of `workloads`; otherwise a clear refusal. */
+export function asCheckedObject(value: unknown, file: string, workloads: readonly WorkloadKind[]): CheckedObject {
   if (!isObject(value)) throw new InputError(`${file} does not hold an object`);
   const { apiVersion, kind } = value;
-  if (kind !== 'Pod' || apiVersion !== 'v1') {
+  const workload = workloads.find((w) => `${w.group}/${w.version}` === apiVersion && w.kind === kind);
+  const checked = workload ? { kind: workload.kind, group: workload.group, version: workload.version, resource: workload.resource } : undefined;
+  if (!checked && (kind !== 'Pod' || apiVersion !== 'v1')) {
     const what = typeof kind === 'string' ? `a ${kind}${typeof apiVersion === 'string' ? ` (${apiVersion})` : ''}` : 'an object without a kind';
-    throw new InputError(`${file} holds ${what}, not a Pod (apiVersion: v1, kind: Pod): restore-guard checks Pods`);
+    const known = ['Pod (v1)', ...workloads.map((w) => `${w.kind} (${w.group}/${w.version})`)].join(', ');
+    throw new InputError(`${file} holds ${what}, not an object restore-guard checks: ${known}`);
   }
+  const label = checked?.kind ?? 'Pod';
   if (!isObject(value.metadata) || (typeof value.metadata.name !== 'string' && typeof value.metadata.generateName !== 'string')) {
-    throw new InputError(`${file}: the Pod needs metadata.name (or metadata.generateName)`);
+    throw new InputError(`${file}: the ${label} needs metadata.name (or metadata.generateName)`);
   }
-  if (!isObject(value.spec)) throw new InputError(`${file}: the Pod has no spec`);
-  return value;
+  if (!isObject(value.spec)) throw new InputError(`${file}: the ${label} has no spec`);
+  return { object: value, ...(checked ?? { kind: 'Pod', group: '', version: 'v1', resource: 'pods' }) };
 }
 
 async function stdinText(): Promise<string> {

@@ -16,14 +16,22 @@ export interface ChainResult {
   object: JsonObject;
 }
 
-/** The review of `pod` as kube-apiserver would send it: core pods, CREATE (or UPDATE with the old Pod). */
-export function podReview(options: { pod: JsonObject; oldPod?: JsonObject; namespace: string; user: UserInfo; uid?: string }): AdmissionRequest {
+/** The review of `pod` as kube-apiserver would send it: core pods (or `resource`), CREATE (or UPDATE with the old Pod). */
+export function podReview(options: {
+  pod: JsonObject;
+  oldPod?: JsonObject;
+  namespace: string;
+  user: UserInfo;
+  uid?: string;
+  resource?: { group: string; version: string; resource: string };
+}): AdmissionRequest {
   const operation: Operation = options.oldPod ? 'UPDATE' : 'CREATE';
+  const { group, version, resource } = options.resource ?? { group: '', version: 'v1', resource: 'pods' };
   const request: AdmissionRequest = {
     uid: options.uid ?? 'restore-guard-check',
-    group: '',
-    version: 'v1',
-    resource: 'pods',
+    group,
+    version,
+    resource,
     subResource: '',
     namespace: options.namespace,
     name: stringAt(options.pod, 'metadata', 'name') ?? '',

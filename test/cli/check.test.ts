@@ -171,12 +171,37 @@ describe('restore-guard check reads the live policy', () => {
   });
 });
 
+describe('restore-guard check on a workload', () => {
+  const deployment = (checkpoint: string): JsonObject => ({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'web', namespace: 'team-a' },
+    spec: { replicas: 1, template: { metadata: {}, spec: { restoreFrom: { name: checkpoint }, containers: [{ name: 'app', image: 'img' }] } } },
+  });
+
+  it('checks the writer of a restoring template as the validating webhook does (the mutating one leaves workloads alone)', async () => {
+    const { code, out } = await check(['-f', podFile('web', deployment('ckpt')), '-o', 'json']);
+    expect(code).toBe(0);
+    const report = JSON.parse(out) as { pod: { kind: string }; mutate: { outcome: string }; validate: { outcome: string } };
+    expect(report.pod.kind).toBe('Deployment');
+    expect(report.mutate.outcome).toBe('not-a-restore');
+    expect(report.validate.outcome).toBe('template-allowed');
+    const bob = await check(['-f', podFile('web-bob', deployment('ckpt')), '--as', 'bob', '-o', 'json']);
+    expect(bob.code).toBe(1);
+    expect((JSON.parse(bob.out) as { validate: { outcome: string } }).validate.outcome).toBe('unauthorized');
+  });
+});
+
 describe('restore-guard check cannot decide', () => {
-  it('refuses a file that is not a Pod, and a namespace that contradicts the Pod', async () => {
-    const deployment = podFile('deployment', { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd' }, spec: {} });
-    await expect(check(['-f', deployment])).rejects.toThrow(
-      new InputError(`${deployment} holds a Deployment (apps/v1), not a Pod (apiVersion: v1, kind: Pod): restore-guard checks Pods`),
+  it('refuses a file that is neither a Pod nor a workload, and a namespace that contradicts the Pod', async () => {
+    const service = podFile('service', { apiVersion: 'v1', kind: 'Service', metadata: { name: 's' }, spec: {} });
+    await expect(check(['-f', service])).rejects.toThrow(
+      new InputError(
+        `${service} holds a Service (v1), not an object restore-guard checks: Pod (v1), Deployment (apps/v1), ReplicaSet (apps/v1), StatefulSet (apps/v1), DaemonSet (apps/v1), Job (batch/v1), CronJob (batch/v1)`,
+      ),
     );
+    const endpoint = podFile('slice', { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 's' } });
+    await expect(check(['-f', endpoint])).rejects.toThrow(/holds a EndpointSlice \(discovery\.k8s\.io\/v1\), not an object restore-guard checks/);
     await expect(check(['-f', podFile('ns', restorePod('ckpt')), '-n', 'team-b'])).rejects.toThrow(/does not match -n "team-b"/);
   });
 

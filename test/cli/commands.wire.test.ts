@@ -64,7 +64,9 @@ describe('restore-guard check and test, as commands', () => {
     const configMap = write('cm.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n');
     const notPod = await exitOf(['check', '-f', configMap, '--kubeconfig', unreachable]);
     expect(notPod.code).toBe(2);
-    expect(notPod.stderr).toBe(`restore-guard: ${configMap} holds a ConfigMap (v1), not a Pod (apiVersion: v1, kind: Pod): restore-guard checks Pods\n`);
+    expect(notPod.stderr).toBe(
+      `restore-guard: ${configMap} holds a ConfigMap (v1), not an object restore-guard checks: Pod (v1), Deployment (apps/v1), ReplicaSet (apps/v1), StatefulSet (apps/v1), DaemonSet (apps/v1), Job (batch/v1), CronJob (batch/v1)\n`,
+    );
     const missing = await exitOf(['check', '-f', join(dir, 'nope.yaml')]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/^restore-guard: cannot read .*nope\.yaml: ENOENT/);
