@@ -18,6 +18,12 @@ export interface SubjectAccessReviewAuthorizerOptions {
 const WHAT = 'SubjectAccessReview';
 const PATH = '/apis/authorization.k8s.io/v1/subjectaccessreviews';
 
+/** The resource attributes of a restore's access review (Subject- and SelfSubjectAccessReview alike). */
+export function resourceAttributes(access: RestoreAccess): Record<string, string> {
+  const { namespace, verb, group, version, resource, name } = access;
+  return { namespace, verb, group, version, resource, name };
+}
+
 /** Asks the API server, with the requester's full identity, whether it may restore the checkpoint. */
 export class SubjectAccessReviewAuthorizer implements Authorizer {
   private readonly client: ApiClient;
@@ -39,14 +45,7 @@ export class SubjectAccessReviewAuthorizer implements Authorizer {
         groups: user.groups,
         extra: user.extra,
         // No subresource: the grant is on podcheckpoints itself, as in the in-tree plugin.
-        resourceAttributes: {
-          namespace: access.namespace,
-          verb: access.verb,
-          group: access.group,
-          version: access.version,
-          resource: access.resource,
-          name: access.name,
-        },
+        resourceAttributes: resourceAttributes(access),
       },
     };
     if (user.uid && body.spec) body.spec.uid = user.uid;

@@ -5,7 +5,7 @@ import type { AuthorizationAnswer, RestoreAccess } from '../restore/model.js';
 import type { Authorizer } from '../restore/ports.js';
 import { callWithDeadline } from './api-call.js';
 import type { ApiClient } from './api-client.js';
-import { readAccessReviewAnswer } from './sar-authorizer.js';
+import { readAccessReviewAnswer, resourceAttributes } from './sar-authorizer.js';
 
 const WHAT = 'SelfSubjectAccessReview';
 const PATH = '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews';
@@ -23,14 +23,7 @@ export class SelfSubjectAccessReviewAuthorizer implements Authorizer {
       apiVersion: 'authorization.k8s.io/v1',
       kind: 'SelfSubjectAccessReview',
       spec: {
-        resourceAttributes: {
-          namespace: access.namespace,
-          verb: access.verb,
-          group: access.group,
-          version: access.version,
-          resource: access.resource,
-          name: access.name,
-        },
+        resourceAttributes: resourceAttributes(access),
       },
     };
     const review = await callWithDeadline(deadline, WHAT, (signal) => this.client.request('POST', PATH, { body, signal }));

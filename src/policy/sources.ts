@@ -49,21 +49,26 @@ export function kep5823Source(policy: Pick<Policy, 'checkpointAPI' | 'placement'
   };
 }
 
+/** A snapshot system that names its object by annotation, keeps it on shared storage and stores no template. */
+function annotationPreset(preset: PresetName, annotation: string, group: string, version: string, restored: string): RestoreSource {
+  return {
+    name: preset,
+    preset,
+    reference: { annotation },
+    resource: { group, version, resource: 'podsnapshots' },
+    verb: 'restore',
+    ready: { condition: 'Ready', status: 'True' },
+    placement: { mode: 'none' },
+    restored: { condition: restored },
+  };
+}
+
 /**
  * NVIDIA Dynamo snapshots (ai-dynamo/snapshot): the annotation names a PodSnapshot in the Pod's namespace.
  * Snapshot data sits on shared storage, so there is no node to pin to, and no template is stored.
  */
 export function dynamoSnapshotSource(version = 'v1alpha1'): RestoreSource {
-  return {
-    name: 'dynamo-snapshot',
-    preset: 'dynamo-snapshot',
-    reference: { annotation: 'nvidia.com/restore-from' },
-    resource: { group: 'nvidia.com', version, resource: 'podsnapshots' },
-    verb: 'restore',
-    ready: { condition: 'Ready', status: 'True' },
-    placement: { mode: 'none' },
-    restored: { condition: 'nvidia.com/Restored' },
-  };
+  return annotationPreset('dynamo-snapshot', 'nvidia.com/restore-from', 'nvidia.com', version, 'nvidia.com/Restored');
 }
 
 /**
@@ -72,16 +77,7 @@ export function dynamoSnapshotSource(version = 'v1alpha1'): RestoreSource {
  * GA serve v1alpha1: `version` overrides.
  */
 export function gkePodSnapshotSource(version = 'v1'): RestoreSource {
-  return {
-    name: 'gke-pod-snapshot',
-    preset: 'gke-pod-snapshot',
-    reference: { annotation: 'podsnapshot.gke.io/ps-name' },
-    resource: { group: 'podsnapshot.gke.io', version, resource: 'podsnapshots' },
-    verb: 'restore',
-    ready: { condition: 'Ready', status: 'True' },
-    placement: { mode: 'none' },
-    restored: { condition: 'PodRestored' },
-  };
+  return annotationPreset('gke-pod-snapshot', 'podsnapshot.gke.io/ps-name', 'podsnapshot.gke.io', version, 'PodRestored');
 }
 
 /** How messages name where the reference sits: `spec.restoreFrom` or `annotation "nvidia.com/restore-from"`. */
