@@ -256,10 +256,10 @@ export const warnings = {
   manyReplicas: (kind: string, replicas: number) =>
     `this ${kind} runs ${Number.isFinite(replicas) ? `${replicas} Pods` : 'a Pod on every matching node'} from one checkpoint: ` +
     'restoring several Pods from one checkpoint is not supported upstream',
+  // kube-apiserver shows the first ~120 characters of a warning: what happens and why come first.
   controllerCannotRestore: (kind: string, controller: string, access: RestoreAccess) =>
-    `the ${kind}'s controller ${JSON.stringify(controller)} may not ${access.verb} ${checkpointTitle(access)} and workload delegation is ` +
-    `disabled in the restore-guard policy, so the objects it creates from this template will be denied: grant it "${access.verb}" ` +
-    'on that object, or enable workloads.delegation',
+    `what the ${kind}'s controller makes from this template will be denied: workloads.delegation is disabled and ` +
+    `${JSON.stringify(controller)} may not ${access.verb} ${checkpointTitle(access)}; grant it "${access.verb}" on that object, or enable delegation`,
   specMismatch: (differences: string[]) => `spec differs from the checkpoint's template: ${listed(differences)}`,
 };
 

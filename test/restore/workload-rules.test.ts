@@ -77,9 +77,9 @@ describe('template writes (the validating webhook)', () => {
     fake.grants.delete('system:serviceaccount:kube-system:deployment-controller/team-a/snap');
     const lonely = await decide(as('alice', deployment(template('snap'))));
     expect(lonely.warnings).toEqual([
-      'the Deployment\'s controller "system:serviceaccount:kube-system:deployment-controller" may not restore podsnapshots.nvidia.com "snap" and ' +
-        'workload delegation is disabled in the restore-guard policy, so the objects it creates from this template will be denied: grant it ' +
-        '"restore" on that object, or enable workloads.delegation',
+      "what the Deployment's controller makes from this template will be denied: workloads.delegation is disabled and " +
+        '"system:serviceaccount:kube-system:deployment-controller" may not restore podsnapshots.nvidia.com "snap"; grant it "restore" on that object, ' +
+        'or enable delegation',
     ]);
     const delegating = await decide(as('alice', deployment(template('snap'))), { ...policy, workloads: { ...policy.workloads, delegation: 'enabled' } });
     expect(delegating.warnings).toEqual([]);
