@@ -270,7 +270,7 @@ describe.skipIf(info.controllerManagerLog === undefined)('workloads whose Pod te
         async () => {
           const result = await createAs('alice', deployment('web-off'), true);
           last = `${result.code}: ${result.stderr}`;
-          return result.code === 0 && result.stderr.includes('may not restore') ? true : undefined;
+          return result.code === 0 && result.stderr.includes('workloads.delegation is disabled') ? true : undefined;
         },
         { diagnose: () => last },
       );
