@@ -277,6 +277,25 @@ describe('kustomize renders', () => {
     expect(parseServeOptions((container.args as string[]).slice(1)).clientAllowedNames).toEqual(['kube-apiserver-admission-client']);
   });
 
+  it('the monitoring kustomization: the dashboard as it is written, the rules, a ServiceMonitor for the base Service', async () => {
+    const docs = await render(join(work, 'manifests', 'monitoring'));
+    expect(docs.map(name).sort()).toEqual(['ConfigMap/restore-guard-dashboard', 'PrometheusRule/restore-guard', 'ServiceMonitor/restore-guard']);
+    for (const doc of docs) {
+      expect(at(doc, 'metadata', 'namespace'), name(doc)).toBe('restore-guard');
+      expect(at(doc, 'metadata', 'labels', 'app.kubernetes.io/part-of'), name(doc)).toBe('restore-guard');
+    }
+    const dashboard = docs.find((d) => d.kind === 'ConfigMap') as Obj;
+    expect(at(dashboard, 'metadata', 'labels', 'grafana_dashboard')).toBe('1');
+    const json = String(at(dashboard, 'data', 'restore-guard-dashboard.json'));
+    expect(JSON.parse(json)).toEqual(JSON.parse(readFileSync(join(ROOT, 'manifests', 'monitoring', 'restore-guard-dashboard.json'), 'utf8')));
+    const monitor = docs.find((d) => d.kind === 'ServiceMonitor') as Obj;
+    const service = baseDocs.find((d) => d.kind === 'Service') as Obj;
+    const selector = at(monitor, 'spec', 'selector', 'matchLabels') as Record<string, string>;
+    for (const [key, value] of Object.entries(selector)) expect(at(service, 'metadata', 'labels', key)).toBe(value);
+    const ports = (at(service, 'spec', 'ports') as Obj[]).map((p) => p.name);
+    expect(ports).toContain(at(monitor, 'spec', 'endpoints', 0, 'port'));
+  });
+
   it('the base with the stand-in PodCheckpoint CRD component (for clusters without the upstream API)', async () => {
     const overlay = join(work, 'manifests', 'overlays', 'with-standin');
     mkdirSync(overlay);

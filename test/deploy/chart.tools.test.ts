@@ -1,0 +1,185 @@
+import { execFile } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { parsePolicy } from '../../src/policy/parse.js';
+import { at } from '../support/json-path.js';
+
+/**
+ * charts/restore-guard: `helm lint`, and `helm template` compared object by object (labels aside) with what
+ * kustomize renders from manifests/, so the two install paths cannot drift: the defaults against the base plus
+ * the cert-manager overlay, the sources against the source Components, monitoring against manifests/monitoring.
+ * helm and kustomize are built from the Go module proxy on first use (scripts/ensure-helm.sh, ensure-kustomize.sh).
+ */
+
+const run = promisify(execFile);
+const ROOT = join(import.meta.dirname, '..', '..');
+const CHART = join(ROOT, 'charts', 'restore-guard');
+type Obj = Record<string, unknown>;
+const name = (doc: Obj) => `${String(doc.kind)}/${String(at(doc, 'metadata', 'name'))}`;
+
+let helm: string;
+let kustomize: string;
+let work: string;
+
+function parse(stdout: string): Obj[] {
+  return parseAllDocuments(stdout)
+    .map((doc) => {
+      expect(doc.errors).toEqual([]);
+      return doc.toJS() as Obj | null;
+    })
+    .filter((doc): doc is Obj => doc !== null);
+}
+let renders = 0;
+/**
+ * `helm template`, read back through kustomize so both sides pass the same Go YAML parser (`0440` is octal to
+ * it and to the API server, folded scalars are unfolded alike).
+ */
+async function template(args: string[] = []): Promise<Obj[]> {
+  const { stdout } = await run(helm, ['template', 'restore-guard', CHART, '--namespace', 'default', ...args], { maxBuffer: 32 * 1024 * 1024 });
+  const dir = join(work, `helm-${++renders}`);
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'chart.yaml'), stdout);
+  writeFileSync(join(dir, 'kustomization.yaml'), 'resources: [chart.yaml]\n');
+  return build(dir);
+}
+async function build(dir: string): Promise<Obj[]> {
+  return parse((await run(kustomize, ['build', dir], { maxBuffer: 32 * 1024 * 1024 })).stdout);
+}
+/** The objects by kind/name, without metadata.labels (the chart adds Helm's). */
+function byName(docs: Obj[]): Record<string, Obj> {
+  const out: Record<string, Obj> = {};
+  for (const doc of docs) {
+    const copy = structuredClone(doc);
+    delete (copy.metadata as Obj).labels;
+    expect(out[name(copy)], `${name(copy)} twice`).toBeUndefined();
+    out[name(copy)] = copy;
+  }
+  return out;
+}
+/** A values file written to the work folder. */
+function values(file: string, text: string): string {
+  const path = join(work, file);
+  writeFileSync(path, text);
+  return path;
+}
+
+beforeAll(async () => {
+  kustomize = (await run('bash', [join(ROOT, 'scripts', 'ensure-kustomize.sh')], { maxBuffer: 16 * 1024 * 1024 })).stdout.trim();
+  helm = (await run('bash', [join(ROOT, 'scripts', 'ensure-helm.sh')], { maxBuffer: 16 * 1024 * 1024 })).stdout.trim();
+  work = mkdtempSync(join(tmpdir(), 'rg-chart-'));
+  cpSync(join(ROOT, 'manifests'), join(work, 'manifests'), { recursive: true });
+}, 1_800_000);
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('the Helm chart', () => {
+  it('passes helm lint', async () => {
+    const { stdout } = await run(helm, ['lint', '--strict', CHART]);
+    expect(stdout).toContain('0 chart(s) failed');
+  });
+
+  it('with default values renders manifests/base plus the cert-manager overlay, object by object', async () => {
+    const chart = await template();
+    const kustomized = await build(join(ROOT, 'manifests', 'overlays', 'cert-manager'));
+    expect(byName(chart)).toEqual(byName(kustomized));
+    for (const doc of chart) {
+      expect(at(doc, 'metadata', 'labels', 'app.kubernetes.io/part-of'), name(doc)).toBe('restore-guard');
+      expect(at(doc, 'metadata', 'labels', 'app.kubernetes.io/managed-by'), name(doc)).toBe('Helm');
+    }
+    const policy = chart.find((d) => name(d) === 'ConfigMap/restore-guard-policy') as Obj;
+    expect(() => parsePolicy(String(at(policy, 'data', 'policy.yaml')))).not.toThrow();
+  });
+
+  it('with both sources (and their presets in the policy) renders the source Components, the policy aside', async () => {
+    const overlay = join(work, 'manifests', 'overlays', 'sources');
+    mkdirSync(overlay);
+    writeFileSync(
+      join(overlay, 'kustomization.yaml'),
+      [
+        'apiVersion: kustomize.config.k8s.io/v1beta1',
+        'kind: Kustomization',
+        'resources: [../cert-manager]',
+        'components: [../../components/source-dynamo-snapshot, ../../components/source-gke-pod-snapshot]',
+        '',
+      ].join('\n'),
+    );
+    const kustomized = byName(await build(overlay));
+    const policy =
+      'apiVersion: restore-guard.dev/v1alpha1\nkind: RestorePolicy\nsources:\n  - preset: kep-5823\n  - preset: dynamo-snapshot\n  - preset: gke-pod-snapshot\n';
+    const chart = byName(
+      await template([
+        '--set',
+        'sources.dynamoSnapshot=true,sources.gkePodSnapshot=true',
+        '-f',
+        values('sources.yaml', `policy: |\n${policy.replace(/^/gm, '  ')}`),
+      ]),
+    );
+    expect(at(chart['ConfigMap/restore-guard-policy'], 'data', 'policy.yaml')).toBe(policy);
+    delete chart['ConfigMap/restore-guard-policy'];
+    delete kustomized['ConfigMap/restore-guard-policy'];
+    expect(chart).toEqual(kustomized);
+    expect(Object.keys(chart)).toContain('ValidatingAdmissionPolicy/dynamo-snapshot.restore-guard.dev');
+  });
+
+  it('refuses a source whose preset the policy does not list (enable both, or neither)', async () => {
+    await expect(template(['--set', 'sources.dynamoSnapshot=true'])).rejects.toThrow(/list `- preset: dynamo-snapshot`/);
+  });
+
+  it('with monitoring on adds exactly what manifests/monitoring holds', async () => {
+    const chart = await template(['--set', 'monitoring.serviceMonitor=true,monitoring.prometheusRule=true,monitoring.dashboard=true']);
+    const defaults = byName(await template());
+    const added = Object.fromEntries(Object.entries(byName(chart)).filter(([key]) => !(key in defaults)));
+    expect(added).toEqual(byName(await build(join(ROOT, 'manifests', 'monitoring'))));
+  });
+
+  it('values: replicas, image, resources, NODE_OPTIONS, NetworkPolicy CIDRs, the companion policy off', async () => {
+    const docs = await template([
+      '-f',
+      values(
+        'admin.yaml',
+        [
+          'replicas: 3',
+          'image: {repository: registry.example/rg, tag: "1.2.3"}',
+          'nodeOptions: --max-old-space-size=300',
+          'resources: {requests: {cpu: 200m, memory: 256Mi}, limits: {cpu: "2", memory: 512Mi}}',
+          'networkPolicy: {admissionFromCIDRs: [10.0.0.0/28, "fd00::/64"]}',
+          'companionPolicy: {enabled: false}',
+          '',
+        ].join('\n'),
+      ),
+    ]);
+    const deployment = docs.find((d) => d.kind === 'Deployment') as Obj;
+    const container = at(deployment, 'spec', 'template', 'spec', 'containers', 0) as Obj;
+    expect(at(deployment, 'spec', 'replicas')).toBe(3);
+    expect(container.image).toBe('registry.example/rg:1.2.3');
+    expect(container.resources).toEqual({ requests: { cpu: '200m', memory: '256Mi' }, limits: { cpu: '2', memory: '512Mi' } });
+    expect(container.env).toEqual([{ name: 'NODE_OPTIONS', value: '--max-old-space-size=300' }]);
+    const policy = docs.find((d) => d.kind === 'NetworkPolicy') as Obj;
+    expect(at(policy, 'spec', 'ingress')).toEqual([
+      { ports: [{ protocol: 'TCP', port: 8443 }], from: [{ ipBlock: { cidr: '10.0.0.0/28' } }, { ipBlock: { cidr: 'fd00::/64' } }] },
+      { ports: [{ protocol: 'TCP', port: 8080 }] },
+    ]);
+    expect(docs.filter((d) => String(d.kind).startsWith('ValidatingAdmissionPolicy'))).toEqual([]);
+  });
+
+  it('without cert-manager: no Issuer or Certificate, the caBundle given in every webhook entry, and none given is refused', async () => {
+    await expect(template(['--set', 'certManager.enabled=false'])).rejects.toThrow(/set caBundle/);
+    const bundle = Buffer.from(readFileSync(join(ROOT, 'test', 'deploy', 'chart.tools.test.ts'), 'utf8').slice(0, 30)).toString('base64');
+    const docs = await template([
+      '--set',
+      `certManager.enabled=false,caBundle=${bundle},sources.gkePodSnapshot=true`,
+      '--set-string',
+      'policy=sources: [{preset: gke-pod-snapshot}]',
+    ]);
+    expect(docs.filter((d) => String(d.apiVersion).startsWith('cert-manager.io'))).toEqual([]);
+    const entries = docs.filter((d) => String(d.kind).endsWith('WebhookConfiguration')).flatMap((d) => d.webhooks as Obj[]);
+    expect(entries).toHaveLength(4);
+    for (const entry of entries) expect(at(entry, 'clientConfig', 'caBundle'), String(entry.name)).toBe(bundle);
+    for (const hook of docs.filter((d) => String(d.kind).endsWith('WebhookConfiguration'))) expect(at(hook, 'metadata', 'annotations')).toBeUndefined();
+  });
+});
