@@ -8,6 +8,7 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateServingPair } from '../src/server/dev-certificate.js';
+import { ARM_NAMES, runControlPlane, type ControlPlaneResult } from './controlplane.js';
 import { API_ACCESS_MODES, startChild, type ApiAccessMode, type FakeApiHandle } from './fake-api.js';
 import { bigUpdateBody, longQuantityUpdateBody, passThroughBody, restoreBody, restoreBodyForUser, smallRestoreBody } from './fixtures.js';
 import { answered, burst, fixedRate, keepAliveAgent, median, post, saturate, type Body, type RateResult, type SaturationResult, type Target } from './load.js';
@@ -49,9 +50,19 @@ interface Config {
   scaleRate: number;
   churnRate: number;
   relistS: number;
+  /** The opt-in controlplane scenario: Pod CREATEs per second, seconds measured and of warm-up per arm. */
+  controlplaneRate: number;
+  controlplaneS: number;
+  controlplaneWarmS: number;
+  controlplaneInterleave: boolean;
 }
 
 const ALL_SCENARIOS = ['pass-through', 'warm-restore', 'small-restore', 'cold-restore', 'concurrent', 'big-update', 'long-quantities', 'rss', 'scale'];
+/**
+ * Scenarios run only when named in --scenarios: `controlplane` needs etcd and kube-apiserver built from Go
+ * modules (`npm run controlplane:build`), and the default run needs Node.js only.
+ */
+const OPT_IN_SCENARIOS = ['controlplane'];
 
 /** NODE_OPTIONS of the Deployment, so the benchmark measures the heap settings a real pod runs with. */
 function deploymentNodeOptions(): string[] {
@@ -78,6 +89,10 @@ function config(argv: string[]): Config {
       main: { type: 'string' },
       'api-access': { type: 'string', default: 'in-cluster' },
       'rss-seconds': { type: 'string' },
+      'controlplane-rate': { type: 'string', default: '50' },
+      'controlplane-seconds': { type: 'string' },
+      'controlplane-warmup-seconds': { type: 'string' },
+      'controlplane-interleave': { type: 'boolean', default: false },
       out: { type: 'string', default: join(ROOT, 'bench-results') },
       help: { type: 'boolean', default: false },
     },
@@ -87,7 +102,10 @@ function config(argv: string[]): Config {
       'npm run bench -- [--quick] [--repeats N] [--sar-delay-ms MS] [--scenarios a,b] [--cpu-prof]\n' +
         `  [--log-level LEVEL] [--node-options='--max-semi-space-size=2 ...' (default: the Deployment's; 'none' for none)]\n` +
         `  [--main dist/cli/main.js] [--api-access ${API_ACCESS_MODES.join('|')}] [--rss-seconds S] [--out DIR]\n` +
-        `  [--scale-counts 10,1000,10000,100000] [--scale-seconds S]\n  scenarios: ${ALL_SCENARIOS.join(', ')}\n`,
+        `  [--scale-counts 10,1000,10000,100000] [--scale-seconds S]\n` +
+        `  [--controlplane-rate N] [--controlplane-seconds S] [--controlplane-warmup-seconds S] [--controlplane-interleave]\n` +
+        `  scenarios (default: all of): ${ALL_SCENARIOS.join(', ')}\n` +
+        `  opt-in scenarios (only when named): ${OPT_IN_SCENARIOS.join(', ')} (a real kube-apiserver: npm run controlplane:build first)\n`,
     );
     process.exit(0);
   }
@@ -97,7 +115,7 @@ function config(argv: string[]): Config {
       .map((s) => s.trim())
       .filter(Boolean),
   );
-  for (const s of scenarios) if (!ALL_SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s}`);
+  for (const s of scenarios) if (!ALL_SCENARIOS.includes(s) && !OPT_IN_SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s}`);
   const quick = values.quick;
   const apiAccess = values['api-access'] as ApiAccessMode;
   if (!API_ACCESS_MODES.includes(apiAccess)) throw new Error(`--api-access must be one of ${API_ACCESS_MODES.join(', ')}`);
@@ -138,6 +156,10 @@ function config(argv: string[]): Config {
     scaleRate: 500,
     churnRate: 100,
     relistS: quick ? 15 : 30,
+    controlplaneRate: Number(values['controlplane-rate']),
+    controlplaneS: Number(values['controlplane-seconds'] ?? (quick ? 10 : 25)),
+    controlplaneWarmS: Number(values['controlplane-warmup-seconds'] ?? (quick ? 3 : 5)),
+    controlplaneInterleave: values['controlplane-interleave'],
   };
 }
 
@@ -488,6 +510,25 @@ async function main(): Promise<void> {
       // Fresh processes per count: the servers above are idle meanwhile.
       results.scale = await runScale(cfg, dir, { certFile, keyFile, cert: tls.cert, loadPrefix, serverPrefix, nodeFlags }, restore);
       summaries.scale = { webhook: summarizeRun({ saturation: [], rates: {} }), extra: { points: results.scale } };
+    }
+
+    if (cfg.scenarios.has('controlplane')) {
+      // Last: it unpins this process (the control plane's processes inherit its CPU affinity). The servers
+      // above stay idle meanwhile.
+      const result = await runControlPlane({
+        rate: cfg.controlplaneRate,
+        warmupS: cfg.controlplaneWarmS,
+        durationS: cfg.controlplaneS,
+        repeats: cfg.repeats,
+        interleave: cfg.controlplaneInterleave,
+        quietWaitS: cfg.quick ? 30 : 300,
+        nodeOptions: cfg.nodeOptions,
+        logLevel: cfg.logLevel,
+        main: cfg.main,
+        log,
+      });
+      results.controlplane = result;
+      summaries.controlplane = { webhook: summarizeRun({ saturation: [], rates: {} }), extra: { result } };
     }
 
     const { rows, targets } = assemble(cfg, summaries);
@@ -896,12 +937,74 @@ function assemble(cfg: Config, s: Record<string, { baseline?: Summary; webhook: 
       });
     }
   }
+  const controlplane = s.controlplane?.extra?.result as ControlPlaneResult | undefined;
+  if (controlplane) controlPlaneRows(controlplane, rows, targets);
   const small = s['small-restore'];
   if (small?.baseline) {
     throughputRows('small (~2 KB) warm restore', small.baseline, small.webhook);
     throughputTarget('small warm restore', small.baseline, small.webhook, 0.5);
   }
   return { rows, targets };
+}
+
+/** The controlplane scenario: arm a is the baseline column, b and c the restore-guard column. */
+function controlPlaneRows(result: ControlPlaneResult, rows: Row[], targets: TargetCheck[]): void {
+  const { arms, added } = result.summary;
+  const interleaved = result.mode === 'interleaved';
+  const where = `real kube-apiserver ${result.kubernetes}, Pod CREATE dryRun=All @${result.rate}/s${interleaved ? ' in all, arms interleaved' : ''}`;
+  const noisy = (lag: number): string => (lag > CLEAN_LAG_MS ? ` [load generator lag p99 ${fmt(lag)}]` : '');
+  const { clean, repeats } = result.summary;
+  const cleanNote = clean === repeats ? '' : clean === 0 ? ' (all noisy)' : ` (${clean}/${repeats} clean)`;
+  const latency = (arm: 'a' | 'b' | 'c'): string =>
+    `${fmt(arms[arm].p50)} / ${fmt(arms[arm].p99)} / ${fmt(arms[arm].p999)}${cleanNote}${arms[arm].errors > 0 ? ` (${arms[arm].errors} errors)` : ''}${noisy(arms[arm].dispatchLagP99)}`;
+  for (const arm of ['b', 'c'] as const) {
+    const name = `${where}: ${ARM_NAMES[arm]}`;
+    rows.push({
+      scenario: name,
+      metric: 'latency p50 / p99 / p99.9 (ms); baseline: arm a',
+      baseline: latency('a'),
+      webhook: latency(arm),
+      ratio: `p99 ×${fmt(added[arm].p99Ratio)}`,
+    });
+    rows.push({
+      scenario: name,
+      metric: 'added p50 / p99 (ms), median of per-repeat differences [p99 per repeat]',
+      baseline: '',
+      webhook: `${fmt(added[arm].p50)} / ${fmt(added[arm].p99)} [${added[arm].p99PerRepeat.map((x) => fmt(x)).join(', ')}]`,
+      ratio: '',
+    });
+    rows.push({
+      scenario: name,
+      metric: 'reviews restore-guard answered per Pod; its CPU (cores)',
+      baseline: `${fmt(arms.a.reviewsPerPod)}; ${fmt(arms.a.restoreGuardCores, 3)}`,
+      webhook: `${fmt(arms[arm].reviewsPerPod)}; ${fmt(arms[arm].restoreGuardCores, 3)}`,
+      ratio: '',
+    });
+    if (arms[arm].reviewsPerPod > 0) {
+      rows.push({
+        scenario: name,
+        metric: "mean ms per webhook call: restore-guard's own / kube-apiserver's (TLS, network, queueing included)",
+        baseline: '',
+        webhook: `${fmt(arms[arm].restoreGuardMsPerReview)} / ${fmt(arms[arm].apiserverMsPerWebhookCall)}`,
+        ratio: '',
+      });
+    }
+  }
+  targets.push({
+    name: 'controlplane: restore Pod CREATE p99 added ≤ 5 ms (warm caches)',
+    measured: `${fmt(added.b.p99)} ms (p99 ${fmt(arms.b.p99)} vs ${fmt(arms.a.p99)} ms)${cleanNote}`,
+    limit: '5 ms',
+    met: added.b.p99 <= 5 && arms.b.errors === 0,
+  });
+  // Interleaved, restore-guard's reviews cannot be told apart by arm: 2 per Pod of arm b means a and c sent none.
+  targets.push({
+    name: 'controlplane: Pods without the annotation never reach restore-guard',
+    measured: interleaved
+      ? `${fmt(arms.b.reviewsPerPod)} reviews per annotated Pod, a and c interleaved; p99 added ${fmt(added.c.p99)} ms`
+      : `${fmt(arms.c.reviewsPerPod)} reviews per Pod; p99 added ${fmt(added.c.p99)} ms`,
+    limit: interleaved ? '2 reviews (0 from a and c)' : '0 reviews',
+    met: (interleaved ? arms.b.reviewsPerPod === 2 : arms.c.reviewsPerPod === 0) && arms.c.errors === 0,
+  });
 }
 
 main().catch((error: unknown) => {
