@@ -74,6 +74,11 @@ export interface ControlPlaneBenchConfig {
   repeats: number;
   /** Arms request by request in one phase (webhooks registered, arm a excluded by namespaceSelector). */
   interleave: boolean;
+  /**
+   * `validating`: register the ValidatingWebhookConfiguration only. For a source with placement none (as
+   * dynamo-snapshot) the mutating entry has nothing to patch; this measures what it costs.
+   */
+  webhooks: 'both' | 'validating';
   /** Before each repeat, wait at most this long for other tenants to use at most FOREIGN_CORES_LIMIT. */
   quietWaitS: number;
   nodeOptions: string[];
@@ -98,7 +103,7 @@ export interface ArmResult {
   dispatchLagP99: number;
   /**
    * Reviews restore-guard answered during the arm (warm-up included), per Pod sent. Interleaved: all reviews
-   * per Pod of arm b (a and c add to it if they reach restore-guard), undefined for a and c.
+   * per Pod of arm b (a and c add to it if they reach restore-guard), NaN for a and c.
    */
   reviewsPerPod: number;
   /** CPU used during the arm, in cores: kube-apiserver, etcd, restore-guard, the load generator, and everything else. */
@@ -143,6 +148,9 @@ export interface ControlPlaneSummary {
 
 export interface ControlPlaneResult {
   mode: 'sequential' | 'interleaved';
+  webhooks: 'both' | 'validating';
+  /** Reviews one restore Pod sends restore-guard with these configurations (2: /mutate and /validate). */
+  reviewsPerRestore: number;
   kubernetes: string;
   etcd: string;
   dryRun: 'All';
@@ -182,9 +190,10 @@ async function renderInstall(cp: ControlPlane): Promise<Manifest[]> {
 }
 
 /** The webhook configurations of the install, every entry pointed at restore-guard's port with the cluster CA. */
-function webhookConfigurations(cp: ControlPlane, install: Manifest[], port: number, exclude?: string): Manifest[] {
+function webhookConfigurations(cp: ControlPlane, install: Manifest[], port: number, exclude: string | undefined, which: 'both' | 'validating'): Manifest[] {
   const caBundle = readFileSync(cp.caFile).toString('base64');
-  const configurations = structuredClone(install.filter((o) => WEBHOOK_KINDS.has(String(o.kind))));
+  const kinds = which === 'both' ? WEBHOOK_KINDS : new Set(['ValidatingWebhookConfiguration']);
+  const configurations = structuredClone(install.filter((o) => kinds.has(String(o.kind))));
   for (const configuration of configurations) {
     for (const webhook of (configuration.webhooks ?? []) as Array<{ clientConfig: { service?: { path?: string }; url?: string; caBundle?: string } }>) {
       webhook.clientConfig = { url: `https://127.0.0.1:${port}${webhook.clientConfig.service?.path ?? ''}`, caBundle };
@@ -196,7 +205,7 @@ function webhookConfigurations(cp: ControlPlane, install: Manifest[], port: numb
     }
   }
   const names = configurations.flatMap((c) => ((c.webhooks ?? []) as Array<{ name: string }>).map((w) => w.name));
-  if (!names.includes('dynamo-snapshot.pin.restore-guard.dev') || !names.includes('dynamo-snapshot.restore.restore-guard.dev')) {
+  if ((which === 'both' && !names.includes('dynamo-snapshot.pin.restore-guard.dev')) || !names.includes('dynamo-snapshot.restore.restore-guard.dev')) {
     throw new Error(`the install has no dynamo-snapshot webhook entries (found ${names.join(', ')})`);
   }
   return configurations;
@@ -369,7 +378,7 @@ async function register(cp: ControlPlane, configurations: Manifest[]): Promise<v
   await run(cp, ['apply', '--server-side', '--force-conflicts', '-f', '-'], { input: configurations });
   // kube-apiserver picks configurations up from an informer: wait until it calls restore-guard.
   await eventually('kube-apiserver to call restore-guard', async () =>
-    (await probe(cp)).stderr.includes('admission webhook "dynamo-snapshot.pin.restore-guard.dev" denied the request') ? true : undefined,
+    /admission webhook "dynamo-snapshot\.(pin|restore)\.restore-guard\.dev" denied the request/.test((await probe(cp)).stderr) ? true : undefined,
   );
 }
 
@@ -585,7 +594,8 @@ export async function runControlPlane(cfg: ControlPlaneBenchConfig): Promise<Con
       b: podTemplate(true, NAMESPACE),
       c: podTemplate(false, NAMESPACE),
     };
-    const configurations = webhookConfigurations(cp, install, webhook.port, cfg.interleave ? UNGUARDED_NAMESPACE : undefined);
+    const configurations = webhookConfigurations(cp, install, webhook.port, cfg.interleave ? UNGUARDED_NAMESPACE : undefined, cfg.webhooks);
+    const reviewsPerRestore = cfg.webhooks === 'both' ? 2 : 1;
     const metricsPort = webhook.metricsPort;
     const send = sender(cp);
     try {
@@ -598,13 +608,13 @@ export async function runControlPlane(cfg: ControlPlaneBenchConfig): Promise<Con
         if (answer.status !== 201) throw new Error(`alice's Pod of arm ${arm} was not created: ${answer.status} ${answer.text.slice(0, 500)}`);
         const reviews = (await counters(cp, metricsPort)).reviews - before;
         // Sequential, arm a's Pod is b's: registered (as now) it reaches restore-guard; its arm runs unregistered.
-        const expected = arm === 'b' || (arm === 'a' && !cfg.interleave) ? 2 : 0;
+        const expected = arm === 'b' || (arm === 'a' && !cfg.interleave) ? reviewsPerRestore : 0;
         if (reviews !== expected) throw new Error(`a Pod of arm ${arm} (${ARM_NAMES[arm]}) sent restore-guard ${reviews} reviews, not ${expected}`);
       }
       const denied = await kubectl(cp, ['create', '--dry-run=server', '-f', '-'], { as: 'bob', input: JSON.parse(bodies.b('check-bob')) });
       if (denied.code === 0 || !denied.stderr.includes('denied')) throw new Error(`bob's restore Pod was not denied: ${denied.stderr || denied.stdout}`);
       log(
-        `controlplane: checked: alice's Pods created (dry run; a, b, c: ${cfg.interleave ? '0, 2, 0' : '2, 2, 0 while registered'} reviews), bob's restore Pod denied (${denied.stderr.trim().slice(0, 160)})`,
+        `controlplane: checked: alice's Pods created (dry run; a, b, c: ${cfg.interleave ? '0, N, 0' : 'N, N, 0 while registered'} reviews, N = ${reviewsPerRestore}), bob's restore Pod denied (${denied.stderr.trim().slice(0, 160)})`,
       );
 
       let registered = true;
@@ -690,6 +700,8 @@ export async function runControlPlane(cfg: ControlPlaneBenchConfig): Promise<Con
       if (registered) await unregister(cp);
       return {
         mode: cfg.interleave ? 'interleaved' : 'sequential',
+        webhooks: cfg.webhooks,
+        reviewsPerRestore,
         kubernetes: cp.build.kubernetes,
         etcd: cp.build.etcd,
         dryRun: 'All',
