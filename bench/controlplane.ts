@@ -23,17 +23,16 @@
 // matches the selector and calls nothing), which is not quite "no webhook registered".
 // Nothing is pinned to a CPU here: kube-apiserver, etcd, restore-guard and the load generator share the machine.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { copyFile, mkdtemp, writeFile } from 'node:fs/promises';
 import { Agent, request } from 'node:https';
 import { cpus } from 'node:os';
-import { join, relative } from 'node:path';
-import { stringify } from 'yaml';
+import { join } from 'node:path';
 import {
-  parseStream,
   POLICY_CONFIGMAP,
   run,
   setPolicy,
+  shippedInstall,
   startControlPlane,
   WEBHOOK_KINDS,
   type ControlPlane,
@@ -41,11 +40,11 @@ import {
 } from '../harness/controlplane/controlplane.js';
 import { kubectl } from '../harness/controlplane/kubectl.js';
 import { eventually } from '../harness/controlplane/net.js';
-import { MANIFESTS, REPO } from '../harness/controlplane/paths.js';
 import { servingPair } from '../harness/controlplane/restoreguard.js';
+import { DYNAMO, installSnapshotCrds } from '../harness/controlplane/sources.js';
 import type { JsonObject } from '../src/common/json.js';
 import { pod } from './fixtures.js';
-import { median, percentile, summarize } from './load.js';
+import { median, openLoop, percentile, summarize } from './load.js';
 import { cpuSeconds, startWebhookProcess, type ServerProcess } from './processes.js';
 
 export const ARMS = ['a', 'b', 'c'] as const;
@@ -64,8 +63,6 @@ export const ANNOTATION = 'nvidia.com/restore-from';
 /** The static user of the harness that sends the Pods (token file user, in e2e:developers). */
 const USER = 'alice';
 /** The stand-in CRD another helper keeps for the e2e tests; a minimal one is used when it is not there. */
-const CRD_FIXTURE = join(REPO, 'test', 'e2e', 'fixtures', 'podsnapshots.nvidia.com.yaml');
-const COMPONENTS = ['podcheckpoint-standin', 'source-dynamo-snapshot'];
 
 export interface ControlPlaneBenchConfig {
   rate: number;
@@ -173,22 +170,6 @@ function unpinSelf(): void {
   }
 }
 
-/** What the harness installs, plus the dynamo-snapshot source Component (its webhook entries, RBAC and policy). */
-async function renderInstall(cp: ControlPlane): Promise<Manifest[]> {
-  const overlay = join(cp.dir, 'bench-install');
-  await mkdir(overlay, { recursive: true });
-  await writeFile(
-    join(overlay, 'kustomization.yaml'),
-    stringify({
-      apiVersion: 'kustomize.config.k8s.io/v1beta1',
-      kind: 'Kustomization',
-      resources: [relative(overlay, join(MANIFESTS, 'base'))],
-      components: COMPONENTS.map((component) => relative(overlay, join(MANIFESTS, 'components', component))),
-    }),
-  );
-  return parseStream(await run(cp, ['kustomize', overlay]));
-}
-
 /** The webhook configurations of the install, every entry pointed at restore-guard's port with the cluster CA. */
 function webhookConfigurations(cp: ControlPlane, install: Manifest[], port: number, exclude: string | undefined, which: 'both' | 'validating'): Manifest[] {
   const caBundle = readFileSync(cp.caFile).toString('base64');
@@ -209,29 +190,6 @@ function webhookConfigurations(cp: ControlPlane, install: Manifest[], port: numb
     throw new Error(`the install has no dynamo-snapshot webhook entries (found ${names.join(', ')})`);
   }
   return configurations;
-}
-
-function minimalCrd(): Manifest {
-  const open = { type: 'object', 'x-kubernetes-preserve-unknown-fields': true };
-  return {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: 'podsnapshots.nvidia.com' },
-    spec: {
-      group: 'nvidia.com',
-      scope: 'Namespaced',
-      names: { kind: 'PodSnapshot', listKind: 'PodSnapshotList', plural: 'podsnapshots', singular: 'podsnapshot' },
-      versions: [
-        {
-          name: 'v1alpha1',
-          served: true,
-          storage: true,
-          subresources: { status: {} },
-          schema: { openAPIV3Schema: { type: 'object', properties: { spec: open, status: open } } },
-        },
-      ],
-    },
-  };
 }
 
 /** The Pod alice creates: the 4-container Pod of the other scenarios, named `name`, with or without the reference. */
@@ -299,61 +257,26 @@ async function fixedRateCreates(
   warmupS: number,
   durationS: number,
 ) {
-  const interval = 1000 / rate;
-  const start = performance.now();
-  const measureFrom = start + warmupS * 1000;
-  const end = measureFrom + durationS * 1000;
   const outcomes: Partial<Record<Arm, Outcome>> = {};
-  const lags: number[] = [];
-  let index = 0;
-  let inFlight = 0;
-  let due = start;
-  let scheduling = true;
-  let finish: () => void = () => {};
-  const finished = new Promise<void>((resolve) => (finish = resolve));
-  const fire = (scheduled: number): void => {
-    const measured = scheduled >= measureFrom;
-    const dispatched = performance.now();
-    if (measured) lags.push(dispatched - scheduled);
-    const { arm, namespace, body } = next(index++);
+  const { lags } = await openLoop({ rate, warmupS, durationS }, (index, measured, dispatched) => {
+    const { arm, namespace, body } = next(index);
     const outcome = (outcomes[arm] ??= { latencies: [], sent: 0, errors: 0 });
     outcome.sent++;
     const fail = (what: string): void => {
       outcome.errors++;
       outcome.firstError ??= what.slice(0, 400);
     };
-    inFlight++;
-    send
-      .post(namespace, body)
-      .then(
-        (answer) => {
-          if (!measured) return;
-          outcome.latencies.push(performance.now() - dispatched);
-          if (answer.status !== 201) fail(`${answer.status} ${answer.text}`);
-        },
-        (error: unknown) => {
-          if (measured) fail((error as Error).message);
-        },
-      )
-      .finally(() => {
-        inFlight--;
-        if (!scheduling && inFlight === 0) finish();
-      });
-  };
-  const tick = (): void => {
-    const now = performance.now();
-    while (due <= now && due < end) {
-      fire(due);
-      due += interval;
-    }
-    if (due < end) setTimeout(tick, Math.max(0, due - performance.now()));
-    else {
-      scheduling = false;
-      if (inFlight === 0) finish();
-    }
-  };
-  tick();
-  await finished;
+    return send.post(namespace, body).then(
+      (answer) => {
+        if (!measured) return;
+        outcome.latencies.push(performance.now() - dispatched);
+        if (answer.status !== 201) fail(`${answer.status} ${answer.text}`);
+      },
+      (error: unknown) => {
+        if (measured) fail((error as Error).message);
+      },
+    );
+  });
   const dispatchLagP99 = percentile(Float64Array.from(lags).sort(), 0.99);
   return Object.fromEntries(
     Object.entries(outcomes).map(([arm, o]) => [
@@ -501,11 +424,10 @@ export async function runControlPlane(cfg: ControlPlaneBenchConfig): Promise<Con
   let webhook: (ServerProcess & { metricsPort: number }) | undefined;
   try {
     log(`controlplane: kube-apiserver ${cp.build.kubernetes}, etcd ${cp.build.etcd}; state and logs in ${cp.dir}`);
-    const crd = existsSync(CRD_FIXTURE) ? parseStream(readFileSync(CRD_FIXTURE, 'utf8')) : [minimalCrd()];
-    log(`controlplane: PodSnapshot CRD from ${existsSync(CRD_FIXTURE) ? relative(REPO, CRD_FIXTURE) : 'a minimal stand-in (no fixture)'}`);
-    await run(cp, ['apply', '--server-side', '-f', '-'], { input: crd });
-    await run(cp, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/podsnapshots.nvidia.com']);
-    const install = await renderInstall(cp);
+    // The e2e tests' stand-in CRD (test/e2e/fixtures), installed the way they install it.
+    await installSnapshotCrds(cp, [DYNAMO]);
+    // What the harness installs, plus the dynamo-snapshot source Component (its webhook entries, RBAC and policy).
+    const install = await shippedInstall(cp, ['source-dynamo-snapshot']);
     // RBAC for the snapshots' watch and the companion ValidatingAdmissionPolicy: in place in every arm.
     await run(cp, ['apply', '--server-side', '--force-conflicts', '-f', '-'], { input: install.filter((o) => !WEBHOOK_KINDS.has(String(o.kind))) });
     await setPolicy(cp, { sources: [{ preset: 'kep-5823' }, { preset: 'dynamo-snapshot' }] });

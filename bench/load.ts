@@ -165,6 +165,53 @@ export function answered(answer: Answer, allowed: boolean, uid?: string): boolea
 }
 
 /**
+ * The open-loop clock: `send(index, measured, dispatched)` every 1/rate s for warmupS + durationS, never waiting
+ * for answers (a slow server queues them, as real callers do). Requests dispatched during the warm-up are not
+ * measured. Resolves once every request has been answered, with how late each measured one was dispatched.
+ */
+export async function openLoop(
+  timing: { rate: number; warmupS: number; durationS: number },
+  send: (index: number, measured: boolean, dispatched: number) => Promise<unknown>,
+): Promise<{ sent: number; lags: number[] }> {
+  const interval = 1000 / timing.rate;
+  const start = performance.now();
+  const measureFrom = start + timing.warmupS * 1000;
+  const end = measureFrom + timing.durationS * 1000;
+  const lags: number[] = [];
+  let index = 0;
+  let inFlight = 0;
+  let next = start;
+  let scheduling = true;
+  let finish: () => void = () => {};
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  const fire = (scheduled: number): void => {
+    const measured = scheduled >= measureFrom;
+    const dispatched = performance.now();
+    if (measured) lags.push(dispatched - scheduled);
+    inFlight++;
+    void send(index++, measured, dispatched).finally(() => {
+      inFlight--;
+      if (!scheduling && inFlight === 0) finish();
+    });
+  };
+  const tick = (): void => {
+    const now = performance.now();
+    while (next <= now && next < end) {
+      fire(next);
+      next += interval;
+    }
+    if (next < end) setTimeout(tick, Math.max(0, next - performance.now()));
+    else {
+      scheduling = false;
+      if (inFlight === 0) finish();
+    }
+  };
+  tick();
+  await finished;
+  return { sent: index, lags };
+}
+
+/**
  * Open-loop load: a request every 1/rate s for warmupS + durationS; latency is measured from the moment a
  * request is handed to the client (so time queued behind busy connections counts) to the end of its answer.
  * Requests dispatched during the warm-up (TLS handshakes, JIT) are not measured.
@@ -184,64 +231,29 @@ export async function fixedRate(options: {
   const { target, body, rate } = options;
   const agent = keepAliveAgent(target, options.maxSockets ?? 64);
   const staticBody = typeof body === 'function' ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(body);
-  const interval = 1000 / rate;
-  const start = performance.now();
-  const measureFrom = start + options.warmupS * 1000;
-  const end = measureFrom + options.durationS * 1000;
   const latencies: number[] = [];
-  const lags: number[] = [];
   let errors = 0;
-  let index = 0;
-  let inFlight = 0;
-  let next = start;
-  let finish: () => void = () => {};
-  const finished = new Promise<void>((resolve) => (finish = resolve));
-  let scheduling = true;
   let preemptedAtStart: number | undefined;
   let measureStarted = 0;
 
-  const fire = (scheduled: number): void => {
-    const measured = scheduled >= measureFrom;
-    const dispatched = performance.now();
+  const { sent, lags } = await openLoop(options, (index, measured, dispatched) => {
     if (measured && measureStarted === 0) {
       measureStarted = dispatched;
       preemptedAtStart = options.pid ? preemptions(options.pid) : undefined;
     }
-    if (measured) lags.push(dispatched - scheduled);
     const payload = staticBody ?? (body as (i: number) => string)(index);
-    index++;
-    inFlight++;
-    post(target, agent, options.path, payload)
-      .then(
-        (answer) => {
-          if (measured) {
-            latencies.push(performance.now() - dispatched);
-            if (!answered(answer, options.expectAllowed)) errors++;
-          }
-        },
-        () => {
-          if (measured) errors++;
-        },
-      )
-      .finally(() => {
-        inFlight--;
-        if (!scheduling && inFlight === 0) finish();
-      });
-  };
-  const tick = (): void => {
-    const now = performance.now();
-    while (next <= now && next < end) {
-      fire(next);
-      next += interval;
-    }
-    if (next < end) setTimeout(tick, Math.max(0, next - performance.now()));
-    else {
-      scheduling = false;
-      if (inFlight === 0) finish();
-    }
-  };
-  tick();
-  await finished;
+    return post(target, agent, options.path, payload).then(
+      (answer) => {
+        if (measured) {
+          latencies.push(performance.now() - dispatched);
+          if (!answered(answer, options.expectAllowed)) errors++;
+        }
+      },
+      () => {
+        if (measured) errors++;
+      },
+    );
+  });
   const preemptedAtEnd = options.pid ? preemptions(options.pid) : undefined;
   const measuredS = (performance.now() - measureStarted) / 1000;
   agent.destroy();
@@ -249,7 +261,7 @@ export async function fixedRate(options: {
   return {
     rate,
     samples: latencies.length,
-    sent: index,
+    sent,
     errors,
     dispatchLagP99: percentile(lagSorted, 0.99),
     serverPreemptionsPerS:

@@ -10,10 +10,17 @@ export interface WatchedObjects extends Required<CheckpointSource> {
   isFresh(): boolean;
 }
 
-/** Sources that read the same objects the same way share one watch. */
+const keys = new WeakMap<RestoreSource, string>();
+
+/** Sources that read the same objects the same way share one watch (the key is made once per source: every review asks). */
 function watchKey(source: RestoreSource): string {
-  const { resource, ready, placement, template, preset } = source;
-  return JSON.stringify([resource.group, resource.version, resource.resource, ready, placement.nodePath, template?.path, preset === 'kep-5823']);
+  let key = keys.get(source);
+  if (key === undefined) {
+    const { resource, ready, placement, template, preset } = source;
+    key = JSON.stringify([resource.group, resource.version, resource.resource, ready, placement.nodePath, template?.path, preset === 'kep-5823']);
+    keys.set(source, key);
+  }
+  return key;
 }
 
 /**

@@ -69,9 +69,17 @@ export interface Policy {
 /** A source as the policy holds it: KEP-5823 by reference to the top-level fields, any other spelled out. */
 export type ConfiguredSource = { preset: 'kep-5823' } | RestoreSource;
 
+// A policy is never changed once built, and every review asks: spelled out once per policy.
+const spelledOut = new WeakMap<Policy, RestoreSource[]>();
+
 /** The policy's sources with every field spelled out. */
 export function sourcesOf(policy: Policy): RestoreSource[] {
-  return policy.sources.map((source) => ('name' in source ? source : kep5823Source(policy)));
+  let sources = spelledOut.get(policy);
+  if (!sources) {
+    sources = policy.sources.map((source) => ('name' in source ? source : kep5823Source(policy)));
+    spelledOut.set(policy, sources);
+  }
+  return sources;
 }
 
 export function defaultPolicy(): Policy {

@@ -103,11 +103,11 @@ export async function authorizeRestore(
   request: Pick<AdmissionRequest, 'userInfo'> & { object: JsonObject },
   namespace: string,
   reference: { ref: RestoreRef; source: RestoreSource },
+  access: RestoreAccess,
   policy: Policy,
   deadline: Deadline,
   call: StepCall,
 ): Promise<AuthorizationAnswer | RestoreDecision> {
-  const access = restoreAccess(reference.source, namespace, reference.ref);
   const labels = needsNamespaceLabels(policy) ? await call('namespace lookup', () => ports.namespaces.labels(namespace, deadline)) : undefined;
   const notPermitted = namespaceDenial(policy, namespace, labels);
   if (notPermitted) return annotated(notPermitted, access);
@@ -135,7 +135,7 @@ export async function gatherCreateFacts(
   const access = restoreAccess(source, namespace, ref);
   const call = stepCaller(deadline);
   try {
-    const authorization = await authorizeRestore(ports, request, namespace, reference, policy, deadline, call);
+    const authorization = await authorizeRestore(ports, request, namespace, reference, access, policy, deadline, call);
     if ('outcome' in authorization) return authorization;
     const pod = request.object;
     const facts: CreateFacts = { pod, ref, source, user: request.userInfo, access, authorization, policy, now: (ports.now ?? Date.now)() };

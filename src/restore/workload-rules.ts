@@ -60,7 +60,16 @@ export async function decideWorkload(ports: RestorePorts, review: WorkloadReview
   }
   try {
     const call = stepCaller(deadline);
-    const authorization = await authorizeRestore(ports, { userInfo: request.userInfo, object: request.object }, namespace, reference, policy, deadline, call);
+    const authorization = await authorizeRestore(
+      ports,
+      { userInfo: request.userInfo, object: request.object },
+      namespace,
+      reference,
+      access,
+      policy,
+      deadline,
+      call,
+    );
     if ('outcome' in authorization) return authorization;
     if (!authorization.allowed) {
       return annotated(

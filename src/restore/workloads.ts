@@ -8,8 +8,16 @@ import type { SourceReference } from './scope.js';
 
 /** The built-in workload kinds and the policy's own. */
 export function workloadKinds(policy: Pick<Policy, 'workloads'>): WorkloadKind[] {
-  return [...BUILT_IN_WORKLOADS, ...policy.workloads.kinds];
+  // Asked by every review; a policy is never changed once built.
+  let kinds = allKinds.get(policy.workloads);
+  if (!kinds) {
+    kinds = [...BUILT_IN_WORKLOADS, ...policy.workloads.kinds];
+    allKinds.set(policy.workloads, kinds);
+  }
+  return kinds;
 }
+
+const allKinds = new WeakMap<Policy['workloads'], WorkloadKind[]>();
 
 /** A workload's Pod template (metadata and spec), or undefined when it has none. */
 export function templateOf(object: unknown, kind: Pick<WorkloadKind, 'templatePath'>): JsonObject | undefined {
