@@ -34,7 +34,7 @@ function grants(grant: TestGrant, user: UserInfo, access: RestoreAccess): boolea
     grant.namespace === access.namespace &&
     (grant.names === undefined || grant.names.includes(access.name)) &&
     (grant.verb === undefined || grant.verb === access.verb) &&
-    (grant.resource === undefined || grant.resource === resourceName(access))
+    (grant.resource === undefined || grant.resource === resourceName(access) + (access.subresource ? `/${access.subresource}` : ''))
   );
 }
 

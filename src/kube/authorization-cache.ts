@@ -207,6 +207,7 @@ export function cacheKey(user: UserInfo, access: RestoreAccess): string {
     access.group,
     access.version,
     access.resource,
+    access.subresource ?? '',
     access.namespace,
     access.name,
   ]);

@@ -20,8 +20,8 @@ const PATH = '/apis/authorization.k8s.io/v1/subjectaccessreviews';
 
 /** The resource attributes of a restore's access review (Subject- and SelfSubjectAccessReview alike). */
 export function resourceAttributes(access: RestoreAccess): Record<string, string> {
-  const { namespace, verb, group, version, resource, name } = access;
-  return { namespace, verb, group, version, resource, name };
+  const { namespace, verb, group, version, resource, subresource, name } = access;
+  return { namespace, verb, group, version, resource, ...(subresource ? { subresource } : {}), name };
 }
 
 /** Asks the API server, with the requester's full identity, whether it may restore the checkpoint. */
@@ -44,7 +44,7 @@ export class SubjectAccessReviewAuthorizer implements Authorizer {
         user: user.username,
         groups: user.groups,
         extra: user.extra,
-        // No subresource: the grant is on podcheckpoints itself, as in the in-tree plugin.
+        // A restore names no subresource: the grant is on podcheckpoints itself, as in the in-tree plugin.
         resourceAttributes: resourceAttributes(access),
       },
     };

@@ -15,6 +15,8 @@ const MAX_POLICY_ALIASES = 16;
 const dnsName = { type: 'string', minLength: 1, maxLength: 253, pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$' };
 const namespaceName = { type: 'string', minLength: 1, maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' };
 const duration = { type: 'string', pattern: DURATION_PATTERN };
+// An API group ('' is core) or a subresource ('' is none).
+const nameOrEmpty = { anyOf: [dnsName, { const: '' }] };
 const mode = { enum: ['enforce', 'warn', 'audit'] };
 const stringList = (item: object) => ({ type: 'array', items: item, maxItems: 1000, uniqueItems: true });
 const labelSelector = {
@@ -58,12 +60,13 @@ const customSource = closed(
       then: closed({ field: { const: 'spec.restoreFrom' } }, ['field']),
       else: closed({ annotation: qualifiedName }, ['annotation']),
     },
-    resource: closed({ group: { anyOf: [dnsName, { const: '' }] }, version: dnsName, resource: dnsName }, ['group', 'version', 'resource']),
+    resource: closed({ group: nameOrEmpty, version: dnsName, resource: dnsName }, ['group', 'version', 'resource']),
     verb: dnsName,
     ready: closed({ condition: qualifiedName, status: { enum: ['True', 'False', 'Unknown'] } }, ['condition']),
     placement: closed({ mode: { enum: ['nodeAffinity', 'nodeName', 'none'] }, nodePath: fieldPath }, ['mode']),
     template: closed({ path: fieldPath }, ['path']),
     restored: closed({ condition: qualifiedName }, ['condition']),
+    sourcePod: closed({ path: fieldPath }, ['path']),
   },
   ['name', 'reference', 'resource', 'restored'],
 );
@@ -115,6 +118,10 @@ const schema = {
         ),
       },
     }),
+    checkpoints: closed({
+      guard: { enum: ['enforce', 'warn', 'off'] },
+      access: closed({ verb: dnsName, group: nameOrEmpty, resource: dnsName, subresource: nameOrEmpty }, ['verb', 'resource']),
+    }),
     sources: {
       type: 'array',
       minItems: 1,
@@ -136,6 +143,7 @@ type SourceDocument =
       placement?: { mode: Policy['placement']; nodePath?: string };
       template?: { path: string };
       restored: { condition: string };
+      sourcePod?: { path: string };
     };
 
 interface PolicyDocument {
@@ -160,6 +168,7 @@ interface PolicyDocument {
   failureMode?: Policy['failureMode'];
   sources?: SourceDocument[];
   workloads?: { delegation?: Policy['workloads']['delegation']; controllers?: string[]; kinds?: WorkloadKind[] };
+  checkpoints?: { guard?: Policy['checkpoints']['guard']; access?: { verb: string; group?: string; resource: string; subresource?: string } };
 }
 
 const ajv = new Ajv({ allErrors: true, strict: true });
@@ -224,15 +233,26 @@ function configuredSource(document: SourceDocument): ConfiguredSource {
   };
   if (document.ready) source.ready = { condition: document.ready.condition, status: document.ready.status ?? 'True' };
   if (document.template) source.template = { ...document.template };
+  if (document.sourcePod) source.sourcePod = { ...document.sourcePod };
   return source;
 }
 
-/** Two sources may not share a name, nor a reference (a Pod's reference must name one source). */
+/**
+ * Two sources may not share a name, nor a reference (a Pod's reference must name one source); two that
+ * share a resource must agree on where its objects name their source Pod (a new object is one capture).
+ */
 function sourceConflicts(sources: RestoreSource[]): string[] {
   const errors: string[] = [];
   const names = new Map<string, number>();
   const references = new Map<string, number>();
+  const resources = new Map<string, number>();
   for (const [index, source] of sources.entries()) {
+    const resource = `${source.resource.resource}.${source.resource.group}`;
+    const sameResource = resources.get(resource);
+    if (sameResource === undefined) resources.set(resource, index);
+    else if (sources[sameResource]?.sourcePod?.path !== source.sourcePod?.path) {
+      errors.push(`/sources/${index}/sourcePod: ${resource} is also read by /sources/${sameResource}, whose sourcePod differs`);
+    }
     const sameName = names.get(source.name);
     if (sameName !== undefined) errors.push(`/sources/${index}: the name ${source.name} is already used by /sources/${sameName}`);
     else names.set(source.name, index);
@@ -288,6 +308,13 @@ export function parsePolicy(text: string): PolicyResult {
   if (workloads.delegation) policy.workloads.delegation = workloads.delegation;
   if (workloads.controllers) policy.workloads.controllers = [...workloads.controllers];
   if (workloads.kinds) policy.workloads.kinds = workloads.kinds.map((kind) => ({ ...kind }));
+  const checkpoints = document.checkpoints ?? {};
+  if (checkpoints.guard) policy.checkpoints.guard = checkpoints.guard;
+  if (checkpoints.access) {
+    // Given whole: a partial access must not inherit exec from the default.
+    const { verb, group = '', resource, subresource = '' } = checkpoints.access;
+    policy.checkpoints.access = { verb, group, resource, subresource };
+  }
   if (document.sources) {
     policy.sources = document.sources.map(configuredSource);
     const conflicts = sourceConflicts(sourcesOf(policy));

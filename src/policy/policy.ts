@@ -64,6 +64,21 @@ export interface Policy {
     /** Kinds beyond the built-in ones (e.g. LeaderWorkerSet), with the path of their Pod template. */
     kinds: WorkloadKind[];
   };
+  /** Taking a checkpoint dumps the source Pod's memory: the access that requires on the source Pod. */
+  checkpoints: {
+    guard: Check;
+    access: CaptureAccess;
+  };
+}
+
+/** What a requester needs on a checkpoint's source Pod (by default exec, which reaches into its processes). */
+export interface CaptureAccess {
+  verb: string;
+  /** The source Pod's API group: core (''), unless an admin points the check elsewhere. */
+  group: string;
+  resource: string;
+  /** '' for none. */
+  subresource: string;
 }
 
 /** A source as the policy holds it: KEP-5823 by reference to the top-level fields, any other spelled out. */
@@ -96,6 +111,7 @@ export function defaultPolicy(): Policy {
     failureMode: 'closed',
     sources: [{ preset: 'kep-5823' }],
     workloads: { delegation: 'disabled', controllers: [...DEFAULT_CONTROLLERS], kinds: [] },
+    checkpoints: { guard: 'enforce', access: { verb: 'create', group: '', resource: 'pods', subresource: 'exec' } },
   };
 }
 

@@ -25,6 +25,8 @@ export interface RestoreSource {
   template?: { path: string };
   /** The Pod condition that ends the restore (and the spec freeze) once True. */
   restored: { condition: string };
+  /** Where a new object names the Pod it captures; undefined: creating one is no capture restore-guard can check. */
+  sourcePod?: { path: string };
 }
 
 export const PRESETS = ['kep-5823', 'dynamo-snapshot', 'gke-pod-snapshot'] as const;
@@ -46,6 +48,7 @@ export function kep5823Source(policy: Pick<Policy, 'checkpointAPI' | 'placement'
     placement: { mode: policy.placement, nodePath: 'status.nodeName' },
     template: { path: 'status.checkpointedPodTemplate' },
     restored: { condition: 'PodRestored' },
+    sourcePod: { path: 'spec.sourcePod.name' },
   };
 }
 
@@ -65,16 +68,20 @@ function annotationPreset(preset: PresetName, annotation: string, group: string,
 
 /**
  * NVIDIA Dynamo snapshots (ai-dynamo/snapshot): the annotation names a PodSnapshot in the Pod's namespace.
- * Snapshot data sits on shared storage, so there is no node to pin to, and no template is stored.
+ * Snapshot data sits on shared storage, so there is no node to pin to, and no template is stored. A new
+ * PodSnapshot captures the Pod in spec.source.podRef.
  */
 export function dynamoSnapshotSource(version = 'v1alpha1'): RestoreSource {
-  return annotationPreset('dynamo-snapshot', 'nvidia.com/restore-from', 'nvidia.com', version, 'nvidia.com/Restored');
+  return {
+    ...annotationPreset('dynamo-snapshot', 'nvidia.com/restore-from', 'nvidia.com', version, 'nvidia.com/Restored'),
+    sourcePod: { path: 'spec.source.podRef.name' },
+  };
 }
 
 /**
  * GKE Pod snapshots, explicit form: the annotation names a PodSnapshot in the Pod's namespace (storage
  * is in Cloud Storage: no node; GKE checks the spec itself and stores no template). Clusters from before
- * GA serve v1alpha1: `version` overrides.
+ * GA serve v1alpha1: `version` overrides. No source Pod field of GKE's PodSnapshot is known: its creates are not checked.
  */
 export function gkePodSnapshotSource(version = 'v1'): RestoreSource {
   return annotationPreset('gke-pod-snapshot', 'podsnapshot.gke.io/ps-name', 'podsnapshot.gke.io', version, 'PodRestored');

@@ -5,6 +5,7 @@ import type { Deadline } from '../admission/deadline.js';
 import type { JsonObject } from '../common/json.js';
 import { modeFor, sourcesOf, type Policy } from '../policy/policy.js';
 import { dynamoSnapshotSource, gkePodSnapshotSource, referenceKey, type RestoreSource } from '../policy/sources.js';
+import { captureReviewOf, type CaptureReview } from './capture.js';
 import type { RestorePorts } from './facts.js';
 import { applyMode, denials, type Outcome, type RestoreDecision } from './messages.js';
 import type { RestoreRef } from './model.js';
@@ -28,14 +29,15 @@ function sourcesToMatch(policy: Policy, unavailable: boolean): RestoreSource[] {
 }
 
 /** Audit annotations name the source (or sources) a review concerns. */
-function withSource(decision: RestoreDecision, review: Pick<RestoreReview, 'references'>): RestoreDecision {
-  const source = review.references.map((r) => r.source.name).join(',');
+function withSource(decision: RestoreDecision, sources: readonly Pick<RestoreSource, 'name'>[]): RestoreDecision {
+  const source = sources.map((s) => s.name).join(',');
   return { ...decision, auditAnnotations: { source, ...decision.auditAnnotations } };
 }
 
 /**
- * What both webhooks share: is the review restore-guard's business, is the configured policy loaded, is
- * the reference well formed; then the webhook's own rules, and the namespace's mode over the result.
+ * What both webhooks share: is the review restore-guard's business (a restore, a workload template that
+ * restores, or a new checkpoint object), is the configured policy loaded, is the reference well formed;
+ * then the webhook's own rules, and the namespace's mode over the result.
  */
 export abstract class RestoreDecider implements Decider<Outcome> {
   constructor(protected readonly ports: RestorePorts) {}
@@ -45,14 +47,20 @@ export abstract class RestoreDecider implements Decider<Outcome> {
     // Read once per review, so a live change never splits one.
     const policy = this.ports.policy();
     const sources = sourcesToMatch(policy, unavailable !== undefined);
+    const capture = captureReviewOf(request, sources);
+    if (capture) {
+      const decision = unavailable ? denials.policyNotLoaded(unavailable) : await this.capture(capture, policy, deadline);
+      return decision.ignored ? decision : withSource(decision, [capture.source]);
+    }
     const pod = restoreReviewOf(request, sources);
     const workload = pod ? undefined : workloadReviewOf(request, sources, workloadKinds(policy));
     const review = pod ?? workload;
     if (!review) return ignore('not-a-restore');
+    const reviewed = review.references.map((r) => r.source);
     // Before any rule: neither the defaults nor a namespace mode may decide in place of the admin's policy.
-    if (unavailable) return withSource(denials.policyNotLoaded(unavailable), review);
+    if (unavailable) return withSource(denials.policyNotLoaded(unavailable), reviewed);
     const decision = pod ? await this.decideRestore(pod, policy, deadline) : await this.workload(review as WorkloadReview, policy, deadline);
-    return withSource(applyMode(decision, modeFor(policy, review.namespace)), review);
+    return withSource(applyMode(decision, modeFor(policy, review.namespace)), reviewed);
   }
 
   private async decideRestore(review: RestoreReview, policy: Policy, deadline: Deadline): Promise<RestoreDecision> {
@@ -75,4 +83,7 @@ export abstract class RestoreDecider implements Decider<Outcome> {
 
   /** A write of a workload whose Pod template restores. */
   protected abstract workload(review: WorkloadReview, policy: Policy, deadline: Deadline): Promise<RestoreDecision>;
+
+  /** A new checkpoint object: a capture of the Pod it names (its mode is the capture guard's own). */
+  protected abstract capture(review: CaptureReview, policy: Policy, deadline: Deadline): Promise<RestoreDecision>;
 }

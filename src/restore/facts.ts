@@ -86,9 +86,9 @@ export function stepCaller(deadline: Deadline): StepCall {
 }
 
 /** The decision for a step that could not complete: denied (fail closed), or allowed when the policy fails open. */
-export function settle(error: unknown, access: RestoreAccess, policy: Policy): RestoreDecision {
+export function settle(error: unknown, access: RestoreAccess, policy: Policy, denied: 'restore' | 'checkpoint' = 'restore'): RestoreDecision {
   if (!(error instanceof StepFailure)) throw error;
-  const denial = denials.dependency(error.cause.failure, error.cause.message, error.step, access);
+  const denial = denials.dependency(error.cause.failure, error.cause.message, error.step, access, denied);
   return policy.failureMode === 'open' ? failOpen(denial) : denial;
 }
 

@@ -46,6 +46,11 @@ export type Outcome =
   // UPDATE
   | 'restore-from-changed'
   | 'spec-frozen'
+  // a new checkpoint object (a capture of its source Pod)
+  | 'not-a-capture'
+  | 'capture-allowed'
+  | 'malformed-source-pod'
+  | 'capture-unauthorized'
   // a dependency could not answer (fail closed)
   | DependencyFailure;
 
@@ -105,7 +110,7 @@ const DEPENDENCY_REASONS: Record<DependencyFailure, StatusReason> = {
 
 /** Every denial restore-guard gives, by outcome: its status reason and its words. */
 export const denials = {
-  policyNotLoaded: (why: string) => deny('ServiceUnavailable', 'policy-not-loaded', `${why}. Restores are denied until it is; retry shortly`),
+  policyNotLoaded: (why: string) => deny('ServiceUnavailable', 'policy-not-loaded', `${why}. Restores and checkpoints are denied until it is; retry shortly`),
 
   malformedReference: (why: MalformedReference, source: Pick<RestoreSource, 'reference'>) =>
     deny('Invalid', 'malformed-restore-from', malformedText(why, referenceText(source))),
@@ -239,14 +244,33 @@ export const denials = {
         `only removing scheduling gates is allowed. Changed: ${listed(changed)}`,
     ),
 
-  /** A port could not answer: the restore is denied (fail closed) and the message says what failed. */
-  dependency: (failure: DependencyFailure, detail: string, step: Step, access: RestoreAccess) =>
+  malformedSourcePod: (path: string, problem: 'name-not-a-string' | 'not-an-object-name') =>
+    deny(
+      'Invalid',
+      'malformed-source-pod',
+      problem === 'name-not-a-string' ? `${path} must be a string` : `${path} must name a Pod: a DNS-1123 subdomain of at most 253 characters`,
+    ),
+
+  /** Taking a checkpoint without the access its memory dump amounts to; nothing about the Pod was read. */
+  captureUnauthorized: (user: UserInfo, access: RestoreAccess, checkpoint: Pick<RestoreSource, 'resource'>, authorizerReason: string) => {
+    const { resource, group } = checkpoint.resource;
+    const granted = access.subresource ? `${access.resource}/${access.subresource}` : access.resource;
+    let message =
+      `user ${JSON.stringify(user.username)} cannot ${access.verb} ${granted} on Pod ${JSON.stringify(access.name)} in namespace ` +
+      `${JSON.stringify(access.namespace)}: creating ${group ? `${resource}.${group}` : resource} of that Pod requires "${access.verb}" on ` +
+      `${granted} (group ${access.group || 'core'}), because a checkpoint holds the Pod's memory, secrets included`;
+    if (authorizerReason) message += `; authorizer: ${authorizerReason}`;
+    return deny('Forbidden', 'capture-unauthorized', message);
+  },
+
+  /** A port could not answer: the restore or checkpoint is denied (fail closed) and the message says what failed. */
+  dependency: (failure: DependencyFailure, detail: string, step: Step, access: RestoreAccess, denied: 'restore' | 'checkpoint' = 'restore') =>
     deny(
       DEPENDENCY_REASONS[failure],
       failure,
       `restore-guard could not complete the ${step} for ${checkpointTitle(access)} in namespace ` +
-        `${JSON.stringify(access.namespace)}: ${detail}. The restore is denied until this succeeds; retry shortly`,
-      { checkpoint: access.name, step },
+        `${JSON.stringify(access.namespace)}: ${detail}. The ${denied} is denied until this succeeds; retry shortly`,
+      { [denied === 'restore' ? 'checkpoint' : 'source-pod']: access.name, step },
     ),
 } satisfies Record<string, (...args: never[]) => RestoreDecision>;
 

@@ -28,12 +28,14 @@ export interface RuntimeClassInfo {
   allowedRestoreOptions: string[];
 }
 
-/** The attributes of the SubjectAccessReview restore-guard asks for. */
+/** The attributes of the SubjectAccessReview restore-guard asks for: a restore's, or a capture's (see capture-rules). */
 export interface RestoreAccess {
   verb: string;
   group: string;
   version: string;
   resource: string;
+  /** Only a capture asks for one (`exec` on the source Pod); a restore's grant is on the object itself. */
+  subresource?: string;
   namespace: string;
   name: string;
 }

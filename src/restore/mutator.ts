@@ -17,6 +17,11 @@ export class RestoreMutator extends RestoreDecider {
     return Promise.resolve(ignore('not-a-restore'));
   }
 
+  // Taking a checkpoint is only validated: there is nothing to place.
+  protected capture(): Promise<RestoreDecision> {
+    return Promise.resolve(ignore('not-a-capture'));
+  }
+
   protected async create(review: RestoreCreate, policy: Policy, deadline: Deadline): Promise<RestoreDecision> {
     const facts = await gatherCreateFacts(this.ports, review.request, review.namespace, review, policy, deadline, false);
     return 'outcome' in facts ? facts : decideMutation(facts);

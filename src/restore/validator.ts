@@ -1,5 +1,7 @@
 import type { Deadline } from '../admission/deadline.js';
 import type { Policy } from '../policy/policy.js';
+import type { CaptureReview } from './capture.js';
+import { decideCapture } from './capture-rules.js';
 import { BEFORE_TEMPLATE, decideValidation, podOnlyPrefix, runChecks, VALIDATION_CHECKS } from './create-checks.js';
 import { RestoreDecider, type RestoreCreate } from './decider.js';
 import { annotated, gatherCreateFacts, restoreAccess, withCheckpointTemplate } from './facts.js';
@@ -14,7 +16,8 @@ const BEFORE_ANY_CALL = podOnlyPrefix(VALIDATION_CHECKS);
 
 /**
  * The validating webhook: the final object, after every mutating webhook, checked against the checkpoint
- * (CREATE), and restoreFrom immutable with the spec frozen until the restore has succeeded (UPDATE).
+ * (CREATE), and restoreFrom immutable with the spec frozen until the restore has succeeded (UPDATE); and
+ * the access a new checkpoint needs on the Pod it captures.
  */
 export class RestoreValidator extends RestoreDecider {
   protected update(review: RestoreReview): RestoreDecision {
@@ -27,6 +30,10 @@ export class RestoreValidator extends RestoreDecider {
 
   protected workload(review: WorkloadReview, policy: Policy, deadline: Deadline): Promise<RestoreDecision> {
     return decideWorkload(this.ports, review, policy, deadline);
+  }
+
+  protected capture(review: CaptureReview, policy: Policy, deadline: Deadline): Promise<RestoreDecision> {
+    return decideCapture(this.ports, review, policy, deadline);
   }
 
   protected async create(review: RestoreCreate, policy: Policy, deadline: Deadline): Promise<RestoreDecision> {

@@ -253,6 +253,7 @@ describe('CachedAuthorizer', () => {
       ['group', alice, { ...access, group: 'checkpoint.k8s.io' }],
       ['version', alice, { ...access, version: 'v1' }],
       ['resource', alice, { ...access, resource: 'pods' }],
+      ['subresource', alice, { ...access, subresource: 'exec' }],
       ['namespace', alice, { ...access, namespace: 'team-b' }],
       ['name', alice, { ...access, name: 'cp-2' }],
     ];

@@ -64,6 +64,23 @@ describe('SubjectAccessReviewAuthorizer against the fake API', () => {
     expect((await metrics.sarDuration.get()).values.find((v) => v.metricName?.endsWith('_count'))?.value).toBe(1);
   });
 
+  it("sends a capture's subresource (exec on the source Pod), and none for a restore", async () => {
+    await authorizer.authorize(
+      user,
+      { verb: 'create', group: '', version: 'v1', resource: 'pods', subresource: 'exec', namespace: 'team-a', name: 'web-0' },
+      deadlineIn(5_000),
+    );
+    expect(api.sarSpecs[0]?.resourceAttributes).toEqual({
+      namespace: 'team-a',
+      verb: 'create',
+      group: '',
+      version: 'v1',
+      resource: 'pods',
+      subresource: 'exec',
+      name: 'web-0',
+    });
+  });
+
   it('reads a denial with its reason', async () => {
     api.sarHandler = () => ({ allowed: false, denied: true, reason: 'denied by policy' });
     expect(await authorizer.authorize(user, access, deadlineIn(5_000))).toEqual({

@@ -316,6 +316,7 @@ describe('parsePolicy: the shape of a custom source', () => {
     ['    ready: {condition: example.com/Usable, status: "False"}\n', { ready: { condition: 'example.com/Usable', status: 'False' } }],
     ['    ready: {condition: Ready, status: Unknown}\n', { ready: { condition: 'Ready', status: 'Unknown' } }],
     ['    template: {path: status.podTemplate}\n', { template: { path: 'status.podTemplate' } }],
+    ['    sourcePod: {path: spec.target.pod}\n', { sourcePod: { path: 'spec.target.pod' } }],
     ['    verb: use\n', { verb: 'use' }],
   ])('accepts %s', (fields, expected) => {
     expect(sourcesOf(policyFrom(custom(fields)))[0]).toMatchObject(expected);
@@ -443,5 +444,46 @@ describe('parsePolicy: workloads', () => {
     ['workloads: {kinds: [{group: x.io, version: v1, resource: ws, kind: W}]}', "must have required property 'templatePath'"],
   ])('refuses %s', (yaml, error) => {
     expect(errorsOf(`${yaml}\n`)).toContain(error);
+  });
+});
+
+describe('parsePolicy: checkpoints (the capture guard)', () => {
+  it('enforces exec on the source Pod by default', () => {
+    expect(policyFrom('').checkpoints).toStrictEqual({ guard: 'enforce', access: { verb: 'create', group: '', resource: 'pods', subresource: 'exec' } });
+  });
+
+  it('reads the guard, and an access given whole (a partial one does not inherit exec)', () => {
+    expect(policyFrom('checkpoints: {guard: warn}\n').checkpoints.guard).toBe('warn');
+    expect(policyFrom('checkpoints: {access: {verb: get, resource: pods}}\n').checkpoints.access).toStrictEqual({
+      verb: 'get',
+      group: '',
+      resource: 'pods',
+      subresource: '',
+    });
+    expect(policyFrom('checkpoints: {access: {verb: dump, group: example.com, resource: memories, subresource: raw}}\n').checkpoints.access).toStrictEqual({
+      verb: 'dump',
+      group: 'example.com',
+      resource: 'memories',
+      subresource: 'raw',
+    });
+  });
+
+  it.each([
+    ['checkpoints: {guard: audit}', '/checkpoints/guard: must be one of enforce, warn, off'],
+    ['checkpoints: {typo: 1}', '/checkpoints: unknown field "typo"'],
+    ['checkpoints: {access: {verb: create}}', "must have required property 'resource'"],
+    ['checkpoints: {access: {verb: create, resource: pods, subresource: Exec}}', '/checkpoints/access/subresource'],
+    [
+      'sources: [{preset: kep-5823}, {name: x, reference: {annotation: a/b}, resource: {group: node.k8s.io, version: v1, resource: podcheckpoints}, restored: {condition: R}}]',
+      '/sources/1/sourcePod: podcheckpoints.node.k8s.io is also read by /sources/0, whose sourcePod differs',
+    ],
+  ])('refuses %s', (yaml, error) => {
+    expect(errorsOf(`${yaml}\n`)).toContain(error);
+  });
+
+  it('lets two sources share a resource when they agree on the source Pod', () => {
+    const text =
+      'sources: [{preset: kep-5823}, {name: x, reference: {annotation: a/b}, resource: {group: node.k8s.io, version: v1, resource: podcheckpoints}, restored: {condition: R}, sourcePod: {path: spec.sourcePod.name}}]\n';
+    expect(sourcesOf(policyFrom(text))).toHaveLength(2);
   });
 });

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { defaultPolicy, modeFor } from '../../src/policy/policy.js';
 
 describe('defaultPolicy', () => {
-  it("is the documented default: enforce, upstream's checkpoint API, node affinity, ready, equal spec, warn on a mounted token, closed", () => {
+  it("is the documented default: enforce, upstream's checkpoint API, node affinity, ready, equal spec, warn on a mounted token, closed, captures need exec", () => {
     expect(defaultPolicy()).toStrictEqual({
       mode: 'enforce',
       namespaceModes: {},
@@ -17,6 +17,7 @@ describe('defaultPolicy', () => {
       serviceAccountToken: 'warn',
       namespaces: { include: [], exclude: [] },
       failureMode: 'closed',
+      checkpoints: { guard: 'enforce', access: { verb: 'create', group: '', resource: 'pods', subresource: 'exec' } },
     });
   });
 

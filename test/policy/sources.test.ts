@@ -4,7 +4,7 @@ import { dynamoSnapshotSource, gkePodSnapshotSource, kep5823Source, referenceKey
 
 // The presets are a public contract: README ("Restore sources") lists every field; these are those tables.
 describe('presets', () => {
-  it('kep-5823 is spec.restoreFrom as the policy describes it', () => {
+  it('kep-5823 is spec.restoreFrom as the policy describes it, capturing spec.sourcePod.name', () => {
     expect(kep5823Source(defaultPolicy())).toStrictEqual({
       name: 'kep-5823',
       preset: 'kep-5823',
@@ -15,10 +15,11 @@ describe('presets', () => {
       placement: { mode: 'nodeAffinity', nodePath: 'status.nodeName' },
       template: { path: 'status.checkpointedPodTemplate' },
       restored: { condition: 'PodRestored' },
+      sourcePod: { path: 'spec.sourcePod.name' },
     });
   });
 
-  it('dynamo-snapshot names a PodSnapshot by annotation, places nothing, compares no template', () => {
+  it('dynamo-snapshot names a PodSnapshot by annotation, places nothing, compares no template, captures spec.source.podRef.name', () => {
     expect(dynamoSnapshotSource()).toStrictEqual({
       name: 'dynamo-snapshot',
       preset: 'dynamo-snapshot',
@@ -28,11 +29,12 @@ describe('presets', () => {
       ready: { condition: 'Ready', status: 'True' },
       placement: { mode: 'none' },
       restored: { condition: 'nvidia.com/Restored' },
+      sourcePod: { path: 'spec.source.podRef.name' },
     });
     expect(dynamoSnapshotSource('v1beta1').resource.version).toBe('v1beta1');
   });
 
-  it('gke-pod-snapshot names a PodSnapshot by annotation, v1 unless told otherwise', () => {
+  it('gke-pod-snapshot names a PodSnapshot by annotation, v1 unless told otherwise, no source Pod', () => {
     expect(gkePodSnapshotSource()).toStrictEqual({
       name: 'gke-pod-snapshot',
       preset: 'gke-pod-snapshot',

@@ -27,7 +27,12 @@ describe('denials: the words are the contract', () => {
   it('policy not loaded (503)', () => {
     const decision = denials.policyNotLoaded('restore-guard has not loaded its configured policy');
     expect(decision.outcome).toBe('policy-not-loaded');
-    denied(decision, 503, 'ServiceUnavailable', 'restore-guard has not loaded its configured policy. Restores are denied until it is; retry shortly');
+    denied(
+      decision,
+      503,
+      'ServiceUnavailable',
+      'restore-guard has not loaded its configured policy. Restores and checkpoints are denied until it is; retry shortly',
+    );
   });
 
   it.each([
