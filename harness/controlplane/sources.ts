@@ -25,6 +25,8 @@ export interface SnapshotSystem {
   restored: string;
   /** The stand-in CRD, in test/e2e/fixtures. */
   crd: string;
+  /** Where a new snapshot names the Pod it captures; undefined: the preset checks no capture. */
+  sourcePod?: string;
 }
 
 export const DYNAMO: SnapshotSystem = {
@@ -36,6 +38,7 @@ export const DYNAMO: SnapshotSystem = {
   kind: 'PodSnapshot',
   restored: 'nvidia.com/Restored',
   crd: 'podsnapshots.nvidia.com.yaml',
+  sourcePod: 'spec.source.podRef.name',
 };
 
 export const GKE: SnapshotSystem = {

@@ -35,12 +35,21 @@ import (
 )
 
 type grant struct {
-	User      string `json:"user"`
-	Verb      string `json:"verb"`
-	Group     string `json:"group"`
-	Resource  string `json:"resource"`
-	Namespace string `json:"namespace"`
-	Name      string `json:"name"`
+	User        string `json:"user"`
+	Verb        string `json:"verb"`
+	Group       string `json:"group"`
+	Resource    string `json:"resource"`
+	Subresource string `json:"subresource,omitempty"`
+	Namespace   string `json:"namespace"`
+	Name        string `json:"name"`
+}
+
+// resource is what a case creates or updates: a core Pod unless it says otherwise (a checkpoint object).
+type resource struct {
+	Group    string `json:"group"`
+	Version  string `json:"version"`
+	Resource string `json:"resource"`
+	Kind     string `json:"kind"`
 }
 
 type testCase struct {
@@ -53,6 +62,7 @@ type testCase struct {
 	Object      map[string]interface{} `json:"object"`
 	OldObject   map[string]interface{} `json:"oldObject"`
 	Grants      []grant                `json:"grants"`
+	Resource    *resource              `json:"resource"`
 	// Typed decodes the objects into this API server's corev1.Pod, as kube-apiserver does: a field it does
 	// not know (restoreFrom before v1.38) is dropped, which is what a cluster without the feature sees.
 	Typed bool `json:"typed"`
@@ -78,13 +88,14 @@ type decision struct {
 }
 
 type authzCheck struct {
-	User      string `json:"user"`
-	Verb      string `json:"verb"`
-	Group     string `json:"group"`
-	Resource  string `json:"resource"`
-	Namespace string `json:"namespace"`
-	Name      string `json:"name"`
-	Allowed   bool   `json:"allowed"`
+	User        string `json:"user"`
+	Verb        string `json:"verb"`
+	Group       string `json:"group"`
+	Resource    string `json:"resource"`
+	Subresource string `json:"subresource,omitempty"`
+	Namespace   string `json:"namespace"`
+	Name        string `json:"name"`
+	Allowed     bool   `json:"allowed"`
 }
 
 type caseResult struct {
@@ -106,10 +117,10 @@ type grantsAuthorizer struct {
 }
 
 func (g grantsAuthorizer) Authorize(_ context.Context, a authorizer.Attributes) (authorizer.Decision, string, error) {
-	check := authzCheck{User: a.GetUser().GetName(), Verb: a.GetVerb(), Group: a.GetAPIGroup(), Resource: a.GetResource(), Namespace: a.GetNamespace(), Name: a.GetName()}
+	check := authzCheck{User: a.GetUser().GetName(), Verb: a.GetVerb(), Group: a.GetAPIGroup(), Resource: a.GetResource(), Subresource: a.GetSubresource(), Namespace: a.GetNamespace(), Name: a.GetName()}
 	for _, candidate := range g.grants {
-		if candidate.User == check.User && candidate.Verb == check.Verb && candidate.Group == check.Group &&
-			candidate.Resource == check.Resource && candidate.Namespace == check.Namespace && (candidate.Name == "" || candidate.Name == check.Name) {
+		if candidate.User == check.User && candidate.Verb == check.Verb && candidate.Group == check.Group && candidate.Resource == check.Resource &&
+			candidate.Subresource == check.Subresource && candidate.Namespace == check.Namespace && (candidate.Name == "" || candidate.Name == check.Name) {
 			check.Allowed = true
 		}
 	}
@@ -237,11 +248,16 @@ func run() error {
 			name, _, _ = unstructured.NestedString(c.Object, "metadata", "name")
 		}
 		object, oldObject := asObject(c.Object, c.Typed), asObject(c.OldObject, c.Typed)
-		attributes := admission.NewAttributesRecord(object, oldObject, podKind, c.Namespace, name, pods, c.SubResource,
+		gvr, gvk := pods, podKind
+		if c.Resource != nil {
+			gvr = schema.GroupVersionResource{Group: c.Resource.Group, Version: c.Resource.Version, Resource: c.Resource.Resource}
+			gvk = schema.GroupVersionKind{Group: c.Resource.Group, Version: c.Resource.Version, Kind: c.Resource.Kind}
+		}
+		attributes := admission.NewAttributesRecord(object, oldObject, gvk, c.Namespace, name, gvr, c.SubResource,
 			admission.Operation(c.Operation), nil, false, userInfo)
 		versioned := &admission.VersionedAttributes{
 			Attributes:         attributes,
-			VersionedKind:      podKind,
+			VersionedKind:      gvk,
 			VersionedObject:    admission.NewLazyObject(object),
 			VersionedOldObject: admission.NewLazyObject(oldObject),
 		}
@@ -256,7 +272,7 @@ func run() error {
 		}
 		if policy != nil {
 			namespace := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: c.Namespace, Labels: map[string]string{"kubernetes.io/metadata.name": c.Namespace}}}
-			validated := policy.Validate(context.Background(), pods, versioned, nil, namespace, celconfig.RuntimeCELCostBudget, authz)
+			validated := policy.Validate(context.Background(), gvr, versioned, nil, namespace, celconfig.RuntimeCELCostBudget, authz)
 			for _, d := range validated.Decisions {
 				result.Decisions = append(result.Decisions, decision{Action: string(d.Action), Evaluation: string(d.Evaluation), Message: d.Message, Reason: string(d.Reason)})
 			}

@@ -23,6 +23,7 @@ interface Grant {
   verb: string;
   group: string;
   resource: string;
+  subresource?: string;
   namespace: string;
   name: string;
 }
@@ -36,6 +37,8 @@ interface Case {
   oldObject?: Obj | null;
   grants?: Grant[];
   typed?: boolean;
+  /** What the case writes: a core Pod unless set (a checkpoint object). */
+  resource?: { group: string; version: string; resource: string; kind: string };
 }
 interface Result {
   name: string;
@@ -256,6 +259,38 @@ const workloadCases: Case[] = [
   },
 ];
 
+/** Taking a checkpoint: exec on the source Pod, in the checkpoint's namespace. */
+const execGrant = (user: string, pod = 'web-0'): Grant => ({
+  user,
+  verb: 'create',
+  group: '',
+  resource: 'pods',
+  subresource: 'exec',
+  namespace: 'team-a',
+  name: pod,
+});
+/** Creating a checkpoint object of `resource` whose `path` (dotted) names `pod`; no path: it names none. */
+function captureCase(name: string, user: string, resource: NonNullable<Case['resource']>, path: string | undefined, pod = 'web-0'): Case {
+  const spec: Obj = {};
+  if (path) {
+    const keys = path.split('.').slice(1);
+    let at = spec;
+    for (const key of keys.slice(0, -1)) at = (at[key] = {}) as Obj;
+    at[keys[keys.length - 1] as string] = pod;
+  }
+  const object = { apiVersion: `${resource.group}/${resource.version}`, kind: resource.kind, metadata: { name: 'ckpt', namespace: 'team-a' }, spec };
+  return { name, operation: 'CREATE', namespace: 'team-a', user, object, resource, grants: [execGrant('alice')] };
+}
+const PODCHECKPOINT = { group: 'node.k8s.io', version: 'v1alpha1', resource: 'podcheckpoints', kind: 'PodCheckpoint' };
+const captureCases: Case[] = [
+  captureCase('capture granted', 'alice', PODCHECKPOINT, 'spec.sourcePod.name'),
+  captureCase('capture ungranted', 'bob', PODCHECKPOINT, 'spec.sourcePod.name'),
+  captureCase('capture of another Pod', 'alice', PODCHECKPOINT, 'spec.sourcePod.name', 'db-0'),
+  captureCase('capture in the first revision group', 'bob', { ...PODCHECKPOINT, group: 'checkpoint.k8s.io' }, 'spec.sourcePod.name'),
+  captureCase('checkpoint naming no Pod', 'bob', PODCHECKPOINT, undefined),
+];
+let capture: { compileErrors: string[]; results: Map<string, Result> };
+
 let results: Map<string, Result>;
 let compileErrors: string[];
 let standIn: { group: string; compileErrors: string[]; results: Map<string, Result> };
@@ -296,6 +331,7 @@ beforeAll(async () => {
   // Both are built on first use from the Go module proxy and reused from .cache/bin afterwards.
   const [kustomize, celcheck] = await Promise.all([sh('ensure-kustomize.sh'), sh('ensure-celcheck.sh')]);
   ({ compileErrors, results } = await evaluate(kustomize, celcheck, join(ROOT, 'manifests', 'base'), [...cases, ...workloadCases]));
+  capture = await evaluate(kustomize, celcheck, join(ROOT, 'manifests', 'base'), captureCases, 'capture.restore-guard.dev');
 
   // The base with the stand-in component, which patches the policy's authorization check to its group.
   const overlay = mkdtempSync(join(tmpdir(), 'rg-standin-'));
@@ -382,6 +418,33 @@ describe('CEL in the manifests, as kube-apiserver runs it', () => {
     for (const name of ['granted restore', 'string shape', 'add restoreFrom', 'remove restoreFrom', 'resize while restoring']) {
       expect(sent(name), name).toEqual([true, true]);
     }
+  });
+
+  it('the capture entry and policy: sent only checkpoints naming a source Pod; exec on it for the requester, in both groups', () => {
+    expect(capture.compileErrors).toEqual([]);
+    const of = (name: string) => {
+      const found = capture.results.get(name);
+      if (!found) throw new Error(`no result for ${name}`);
+      return found;
+    };
+    const matched = (name: string) =>
+      Object.entries(of(name).webhooks)
+        .filter(([, w]) => w.matches)
+        .map(([hook]) => hook);
+    for (const name of ['capture granted', 'capture ungranted', 'capture in the first revision group']) {
+      expect(matched(name), name).toEqual(['capture.restore-guard.dev']);
+    }
+    expect(matched('checkpoint naming no Pod')).toEqual([]);
+    expect(of('checkpoint naming no Pod').decisions).toEqual([]);
+    expect(of('capture granted').decisions.filter((d) => d.action === 'deny')).toEqual([]);
+    expect(of('capture granted').authzChecks).toEqual([{ ...execGrant('alice'), allowed: true }]);
+    const message = (user: string, pod: string) =>
+      `taking a checkpoint needs the access exec needs, because a checkpoint holds the Pod's memory: ${user} may not create pods/exec on Pod "${pod}" in namespace "team-a"`;
+    expect(of('capture ungranted').decisions.map((d) => [d.action, d.reason, d.message])).toEqual([['deny', 'Forbidden', message('bob', 'web-0')]]);
+    expect(of('capture of another Pod').decisions.map((d) => d.message)).toEqual([message('alice', 'db-0')]);
+    expect(of('capture in the first revision group').authzChecks).toEqual([{ ...execGrant('bob'), allowed: false }]);
+    // Pods never reach the capture entry.
+    for (const [name, r] of results) expect(r.webhooks['capture.restore-guard.dev']?.matches, name).toBe(false);
   });
 
   it('authorizes the restore verb on the named checkpoint for the requester, on CREATE', () => {

@@ -178,7 +178,7 @@ describe('the Helm chart', () => {
     ]);
     expect(docs.filter((d) => String(d.apiVersion).startsWith('cert-manager.io'))).toEqual([]);
     const entries = docs.filter((d) => String(d.kind).endsWith('WebhookConfiguration')).flatMap((d) => d.webhooks as Obj[]);
-    expect(entries).toHaveLength(6);
+    expect(entries).toHaveLength(7);
     for (const entry of entries) expect(at(entry, 'clientConfig', 'caBundle'), String(entry.name)).toBe(bundle);
     for (const hook of docs.filter((d) => String(d.kind).endsWith('WebhookConfiguration'))) expect(at(hook, 'metadata', 'annotations')).toBeUndefined();
   });

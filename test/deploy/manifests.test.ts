@@ -281,11 +281,17 @@ describe('webhook configurations', () => {
   const validating = one('ValidatingWebhookConfiguration', 'restore-guard');
   const hooks = [...arr(mutating.webhooks), ...arr(validating.webhooks)].map(obj);
 
-  const podHooks = hooks.filter((hook) => hook.name !== 'workloads.restore-guard.dev');
+  const podHooks = hooks.filter((hook) => hook.name !== 'workloads.restore-guard.dev' && hook.name !== 'capture.restore-guard.dev');
   const workloadHook = obj(arr(validating.webhooks).find((hook) => at(hook, 'name') === 'workloads.restore-guard.dev'));
+  const captureHook = obj(arr(validating.webhooks).find((hook) => at(hook, 'name') === 'capture.restore-guard.dev'));
 
   it('fail closed, quickly, without side effects, for equivalent versions too', () => {
-    expect(hooks.map((hook) => hook.name)).toEqual(['pin.restore-guard.dev', 'restore.restore-guard.dev', 'workloads.restore-guard.dev']);
+    expect(hooks.map((hook) => hook.name)).toEqual([
+      'pin.restore-guard.dev',
+      'restore.restore-guard.dev',
+      'workloads.restore-guard.dev',
+      'capture.restore-guard.dev',
+    ]);
     for (const hook of hooks) {
       expect(hook).toMatchObject({ admissionReviewVersions: ['v1'], sideEffects: 'None', failurePolicy: 'Fail', timeoutSeconds: 5, matchPolicy: 'Equivalent' });
       expect(String(hook.name).split('.').length).toBeGreaterThanOrEqual(3);
@@ -355,6 +361,19 @@ describe('webhook configurations', () => {
     expect(workloadHook.objectSelector).toBeUndefined();
   });
 
+  it('the capture entry: /validate, CREATE of podcheckpoints in both upstream groups (main resource only), sent only objects naming a source Pod', () => {
+    expect(captureHook.rules).toEqual([
+      { apiGroups: ['node.k8s.io', 'checkpoint.k8s.io'], apiVersions: ['*'], operations: ['CREATE'], resources: ['podcheckpoints'], scope: 'Namespaced' },
+    ]);
+    const { name: _n, rules: _r, matchConditions, ...rest } = captureHook;
+    const { name: _pn, rules: _pr, matchConditions: _pm, ...podRest } = obj(at(validating, 'webhooks', 0));
+    expect(rest).toEqual(podRest);
+    const conditions = arr(matchConditions).map(obj);
+    expect(conditions).toHaveLength(1);
+    expect(String(conditions[0]?.expression)).toContain('has(object.spec.sourcePod.name)');
+    expect(captureHook.namespaceSelector).toBeUndefined();
+  });
+
   it("call only for Pods using restoreFrom, in every namespace (restore-guard's own included: a restore there is checked too)", () => {
     for (const hook of podHooks) {
       expect(hook.namespaceSelector).toBeUndefined();
@@ -386,8 +405,8 @@ describe('policy ConfigMap', () => {
 });
 
 describe('companion ValidatingAdmissionPolicy', () => {
-  const policy = one('ValidatingAdmissionPolicy');
-  const binding = one('ValidatingAdmissionPolicyBinding');
+  const policy = one('ValidatingAdmissionPolicy', 'restore-guard.dev');
+  const binding = one('ValidatingAdmissionPolicyBinding', 'restore-guard.dev');
 
   it('is bound, denies, fails closed, and matches pods and the two subresources', () => {
     expect(at(binding, 'spec', 'policyName')).toBe(at(policy, 'metadata', 'name'));
@@ -406,6 +425,23 @@ describe('companion ValidatingAdmissionPolicy', () => {
       ),
     ).toBe(true);
     expect(validations.some((v) => String(v.expression).includes('variables.newRestoreFrom == variables.oldRestoreFrom'))).toBe(true);
+  });
+
+  it('for captures: bound, denies, fails closed, PodCheckpoint CREATE like the capture entry, exec on the source Pod by the CEL authorizer', () => {
+    const capture = one('ValidatingAdmissionPolicy', 'capture.restore-guard.dev');
+    expect(at(one('ValidatingAdmissionPolicyBinding', 'capture.restore-guard.dev'), 'spec')).toEqual({
+      policyName: 'capture.restore-guard.dev',
+      validationActions: ['Deny'],
+    });
+    expect(at(capture, 'spec', 'failurePolicy')).toBe('Fail');
+    const hook = obj(arr(one('ValidatingWebhookConfiguration', 'restore-guard').webhooks).find((h) => at(h, 'name') === 'capture.restore-guard.dev'));
+    expect(at(capture, 'spec', 'matchConstraints', 'resourceRules')).toEqual(hook.rules);
+    const validations = arr(at(capture, 'spec', 'validations')).map(obj);
+    expect(validations).toHaveLength(1);
+    expect(String(validations[0]?.expression)).toMatch(
+      /authorizer\.group\(''\)\.resource\('pods'\)\.subresource\('exec'\)[\s\S]*\.name\(variables\.sourcePod\)\.check\('create'\)\.allowed\(\)/,
+    );
+    expect(String(validations[0]?.messageExpression)).toContain("holds the Pod\\'s memory");
   });
 });
 
@@ -520,6 +556,11 @@ describe('restore source Components (manifests/components/source-<preset>)', () 
       .flatMap((file) => documents(file))
       .filter((doc) => !Array.isArray(doc))
       .map(obj);
+  const componentNamed = (preset: string, kind: string, name: string) => {
+    const found = componentDocs(preset).filter((doc) => doc.kind === kind && at(doc, 'metadata', 'name') === name);
+    expect(found, `${preset} ${kind} ${name}`).toHaveLength(1);
+    return found[0] as Obj;
+  };
   const componentOne = (preset: string, kind: string) => {
     const found = componentDocs(preset).filter((doc) => doc.kind === kind);
     expect(found, `${preset} ${kind}`).toHaveLength(1);
@@ -594,14 +635,10 @@ describe('restore source Components (manifests/components/source-<preset>)', () 
         expect(at(patch, 'target', 'name')).toBe('restore-guard');
         const ops = arr(documents(join(dir, String(patch.path)))[0]).map(obj);
         // Appended, never replaced: another source's entry, or the base's, stays as it is. The validating
-        // configuration gets a second entry, for workloads (checked below).
+        // configuration gets a second entry, for workloads, and a third for captures when the source has them.
+        const validatingEntries = source.sourcePod ? 3 : 2;
         expect(ops.map((op) => [op.op, op.path])).toEqual(
-          kind === 'ValidatingWebhookConfiguration'
-            ? [
-                ['add', '/webhooks/-'],
-                ['add', '/webhooks/-'],
-              ]
-            : [['add', '/webhooks/-']],
+          Array.from({ length: kind === 'ValidatingWebhookConfiguration' ? validatingEntries : 1 }, () => ['add', '/webhooks/-']),
         );
         const { name: entryName, matchConditions, ...rest } = obj(ops[0]?.value);
         expect(entryName).toBe(webhookName);
@@ -638,6 +675,39 @@ describe('restore source Components (manifests/components/source-<preset>)', () 
       expect(expression).not.toContain('restoreFrom');
     });
 
+    it(`${source.preset}: captures ${source.sourcePod ? `(${source.sourcePod}): a validating entry and a companion policy like the base's` : 'are not checked: no entry, no policy'}`, () => {
+      const patch = arr(kustomization.patches)
+        .map(obj)
+        .find((p) => at(p, 'target', 'kind') === 'ValidatingWebhookConfiguration') as Obj;
+      const entries = arr(documents(join(dir, String(patch.path)))[0]).map((op) => obj(at(op, 'value')));
+      const entry = entries.find((e) => e.name === names.capture);
+      const policies = componentDocs(source.preset).filter((doc) => at(doc, 'metadata', 'name') === names.capture);
+      if (!source.sourcePod) {
+        expect(entry).toBeUndefined();
+        expect(policies).toEqual([]);
+        return;
+      }
+      const rules = [{ apiGroups: [source.group], apiVersions: ['*'], operations: ['CREATE'], resources: [source.resource], scope: 'Namespaced' }];
+      const { name: _n, rules: entryRules, matchConditions, ...rest } = obj(entry);
+      expect(entryRules).toEqual(rules);
+      const {
+        name: _bn,
+        rules: _br,
+        matchConditions: _bm,
+        ...baseRest
+      } = obj(arr(one('ValidatingWebhookConfiguration', 'restore-guard').webhooks).find((hook) => at(hook, 'name') === 'capture.restore-guard.dev'));
+      expect(rest).toEqual(baseRest);
+      expect(String(at(matchConditions, 0, 'expression'))).toContain(`has(object.${source.sourcePod})`);
+      const policy = componentNamed(source.preset, 'ValidatingAdmissionPolicy', names.capture);
+      expect(at(componentNamed(source.preset, 'ValidatingAdmissionPolicyBinding', names.capture), 'spec')).toEqual({
+        policyName: names.capture,
+        validationActions: ['Deny'],
+      });
+      expect(at(policy, 'spec', 'matchConstraints', 'resourceRules')).toEqual(rules);
+      expect(at(policy, 'spec', 'variables', 0, 'expression')).toBe(`string(object.${source.sourcePod})`);
+      expect(String(at(policy, 'spec', 'validations', 0, 'expression'))).toMatch(/subresource\('exec'\)[\s\S]*\.check\('create'\)\.allowed\(\)/);
+    });
+
     it(`${source.preset}: RBAC of its own: get/list/watch on ${source.resource}.${source.group} only, for restore-guard's ServiceAccount`, () => {
       const role = componentOne(source.preset, 'ClusterRole');
       expect(at(role, 'metadata', 'name')).toBe(names.clusterRole);
@@ -648,12 +718,11 @@ describe('restore source Components (manifests/components/source-<preset>)', () 
     });
 
     it(`${source.preset}: a companion policy of its own: bound, Deny, fails closed, the base's match constraints, authorizer on its resource`, () => {
-      const policy = componentOne(source.preset, 'ValidatingAdmissionPolicy');
-      const binding = componentOne(source.preset, 'ValidatingAdmissionPolicyBinding');
-      expect(at(policy, 'metadata', 'name')).toBe(names.policy);
+      const policy = componentNamed(source.preset, 'ValidatingAdmissionPolicy', names.policy);
+      const binding = componentNamed(source.preset, 'ValidatingAdmissionPolicyBinding', names.policy);
       expect(at(binding, 'spec')).toEqual({ policyName: names.policy, validationActions: ['Deny'] });
       expect(at(policy, 'spec', 'failurePolicy')).toBe('Fail');
-      expect(at(policy, 'spec', 'matchConstraints')).toEqual(at(one('ValidatingAdmissionPolicy'), 'spec', 'matchConstraints'));
+      expect(at(policy, 'spec', 'matchConstraints')).toEqual(at(one('ValidatingAdmissionPolicy', 'restore-guard.dev'), 'spec', 'matchConstraints'));
       const text = JSON.stringify(at(policy, 'spec'));
       expect(text).toMatch(
         new RegExp(

@@ -76,6 +76,8 @@ describe('kustomize renders', () => {
         'ServiceAccount/restore-guard',
         'ValidatingAdmissionPolicy/restore-guard.dev',
         'ValidatingAdmissionPolicyBinding/restore-guard.dev',
+        'ValidatingAdmissionPolicy/capture.restore-guard.dev',
+        'ValidatingAdmissionPolicyBinding/capture.restore-guard.dev',
         'ValidatingWebhookConfiguration/restore-guard',
       ].sort(),
     );
@@ -126,8 +128,8 @@ describe('kustomize renders', () => {
     const bundleBase64 = readFileSync(issued.files.caBundleBase64, 'utf8');
     for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) {
       const hook = docs.find((d) => d.kind === kind) as Obj;
-      // Every entry: the validating configuration's workloads entry too.
-      expect((hook.webhooks as Obj[]).length).toBe(kind === 'MutatingWebhookConfiguration' ? 1 : 2);
+      // Every entry: the validating configuration's workloads and capture entries too.
+      expect((hook.webhooks as Obj[]).length).toBe(kind === 'MutatingWebhookConfiguration' ? 1 : 3);
       for (const entry of hook.webhooks as Obj[]) {
         expect(at(entry, 'clientConfig', 'caBundle'), String(entry.name)).toBe(bundleBase64);
         expect(at(entry, 'clientConfig', 'service', 'name'), String(entry.name)).toBe('restore-guard');
@@ -328,7 +330,7 @@ describe('kustomize renders', () => {
       'rules',
     ) as Obj[];
     expect(rules).toContainEqual({ apiGroups: [group], resources: ['podcheckpoints'], verbs: ['get', 'list', 'watch'] });
-    const vap = docs.find((d) => d.kind === 'ValidatingAdmissionPolicy') as Obj;
+    const vap = docs.find((d) => name(d) === 'ValidatingAdmissionPolicy/restore-guard.dev') as Obj;
     expect(JSON.stringify(at(vap, 'spec', 'validations'))).toContain(`authorizer.group('${group}').resource('podcheckpoints')`);
   });
 });
@@ -357,6 +359,7 @@ describe('kustomize renders the restore source Components', () => {
     );
     return render(overlay);
   }
+  const capturing = (preset: string) => SOURCE_PRESETS.some((s) => s.preset === preset && s.sourcePod);
   const added = (preset: string) => {
     const names = sourceNames(preset);
     return [
@@ -364,6 +367,7 @@ describe('kustomize renders the restore source Components', () => {
       `ClusterRoleBinding/${names.clusterRole}`,
       `ValidatingAdmissionPolicy/${names.policy}`,
       `ValidatingAdmissionPolicyBinding/${names.policy}`,
+      ...(capturing(preset) ? [`ValidatingAdmissionPolicy/${names.capture}`, `ValidatingAdmissionPolicyBinding/${names.capture}`] : []),
     ];
   };
 
@@ -371,8 +375,9 @@ describe('kustomize renders the restore source Components', () => {
   beforeAll(async () => {
     baseDocs = await render(join(work, 'manifests', 'base'));
   });
-  /** Entries with every source Component: the base's (1 mutating; Pods and workloads validating), and each source's. */
-  const entriesPer = (kind: string) => (kind === 'MutatingWebhookConfiguration' ? 1 + SOURCE_PRESETS.length : 2 * (1 + SOURCE_PRESETS.length));
+  /** Entries with every source Component: the base's (1 mutating; Pods, workloads, captures validating), and each source's. */
+  const entriesPer = (kind: string) =>
+    kind === 'MutatingWebhookConfiguration' ? 1 + SOURCE_PRESETS.length : 3 + SOURCE_PRESETS.reduce((n, s) => n + (s.sourcePod ? 3 : 2), 0);
 
   const combinations: Array<{ dir: string; components: string[] }> = [
     ...SOURCE_PRESETS.map((s) => ({ dir: `only-${s.preset}`, components: [sourceNames(s.preset).component] })),
@@ -413,14 +418,23 @@ describe('kustomize renders the restore source Components', () => {
         const own = (s: { preset: string }) =>
           kind === 'MutatingWebhookConfiguration'
             ? [sourceNames(s.preset).mutatingWebhook]
-            : [sourceNames(s.preset).validatingWebhook, sourceNames(s.preset).workloadsWebhook];
+            : [
+                sourceNames(s.preset).validatingWebhook,
+                sourceNames(s.preset).workloadsWebhook,
+                ...(capturing(s.preset) ? [sourceNames(s.preset).capture] : []),
+              ];
         expect(webhookNames(docs, kind)).toEqual([...baseEntries.map((e) => String(e.name)), ...sources.flatMap(own)]);
         for (const entry of entries.slice(baseEntries.length)) {
           const { name: _n, matchConditions: _m, ...rest } = entry;
-          // Like the base entry of the same role: the Pod entry, or the workloads entry.
-          const like = String(entry.name).endsWith('.workloads.restore-guard.dev') ? 'workloads.restore-guard.dev' : String(baseEntries[0]?.name);
+          // Like the base entry of the same role: the Pod entry, the workloads entry, or the capture entry (its own resource).
+          const role = ['workloads', 'capture'].find((r) => String(entry.name).endsWith(`.${r}.restore-guard.dev`));
+          const like = role ? `${role}.restore-guard.dev` : String(baseEntries[0]?.name);
           const { name: _bn, matchConditions: _bm, ...baseRest } = baseEntries.find((e) => e.name === like) as Obj;
-          expect(rest, String(entry.name)).toEqual(baseRest);
+          if (role === 'capture') {
+            expect({ ...rest, rules: undefined }, String(entry.name)).toEqual({ ...baseRest, rules: undefined });
+          } else {
+            expect(rest, String(entry.name)).toEqual(baseRest);
+          }
         }
         expect({ ...hook, webhooks: undefined }).toEqual({ ...baseHook, webhooks: undefined });
       }
@@ -488,7 +502,7 @@ describe('kustomize renders the restore source Components', () => {
         overDocs.find((d) => d.kind === kind),
         'webhooks',
       ) as Obj[];
-      const base = kind === 'MutatingWebhookConfiguration' ? 1 : 2;
+      const base = kind === 'MutatingWebhookConfiguration' ? 1 : 3;
       expect(entries.map((e) => at(e, 'clientConfig', 'caBundle') !== undefined)).toEqual([
         ...Array.from({ length: base }, () => true),
         ...Array.from({ length: entriesPer(kind) - base }, () => false),

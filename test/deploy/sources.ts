@@ -28,4 +28,6 @@ export const sourceNames = (preset: string) => ({
   workloadsWebhook: `${preset}.workloads.restore-guard.dev`,
   clusterRole: `restore-guard:source-${preset}`,
   policy: `${preset}.restore-guard.dev`,
+  /** The validating entry and the companion policy for captures share this name (a preset with a sourcePod only). */
+  capture: `${preset}.capture.restore-guard.dev`,
 });
