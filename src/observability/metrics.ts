@@ -36,7 +36,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   const registry = new Registry();
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'restore_guard_' });
   const registers = [registry];
-  return {
+  const metrics: Metrics = {
     registry,
     reviews: new Counter({
       name: 'restore_guard_reviews_total',
@@ -160,4 +160,17 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       registers,
     }),
   };
+  startAtZero(metrics);
+  return metrics;
+}
+
+/**
+ * The series the alerts (manifests/monitoring/prometheusrule.yaml) read with increase(), exposed at 0 from
+ * start-up: a counter series that first appears at 1 has no earlier sample, so increase() never sees the first
+ * failure of a pod. The policy reloads of a source start at 0 when it is configured (PolicyStore.expect).
+ */
+function startAtZero(metrics: Metrics): void {
+  for (const result of ['success', 'error']) metrics.certificateReloads.inc({ result }, 0);
+  for (const result of ['allowed', 'denied', 'error']) metrics.sarCalls.inc({ result }, 0);
+  for (const webhook of ['mutate', 'validate']) metrics.failOpen.inc({ webhook }, 0);
 }
