@@ -3,7 +3,11 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 /** Every metric restore-guard exports, on one registry so tests can run several instances. */
 export interface Metrics {
   registry: Registry;
-  reviews: Counter<'webhook' | 'operation' | 'decision'>;
+  /**
+   * `source`: the policy's name of the restore source the Pod references (names joined by commas when it
+   * references several), `none` when it references none; never a value from the request.
+   */
+  reviews: Counter<'webhook' | 'operation' | 'decision' | 'source'>;
   reviewDuration: Histogram<'webhook'>;
   reviewsInFlight: Gauge<'webhook'>;
   malformedReviews: Counter<'webhook' | 'kind'>;
@@ -40,8 +44,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     registry,
     reviews: new Counter({
       name: 'restore_guard_reviews_total',
-      help: 'Admission reviews answered, by webhook (mutate|validate), operation and decision.',
-      labelNames: ['webhook', 'operation', 'decision'],
+      help: "Admission reviews answered, by webhook (mutate|validate), operation, decision and source (the policy's source name, or none).",
+      labelNames: ['webhook', 'operation', 'decision', 'source'],
       registers,
     }),
     reviewDuration: new Histogram({

@@ -125,7 +125,7 @@ describe('manifests/monitoring is well-formed', () => {
   it('the dashboard shows what an admin watches', () => {
     const titles = panels.map((p) => p.title);
     for (const title of [
-      'Decisions by outcome',
+      'Decisions by outcome and source',
       'Review latency p50 / p99',
       'SubjectAccessReview latency p50 / p99',
       'SubjectAccessReview cache hit ratio',
@@ -240,6 +240,15 @@ describe('every metric the dashboard and the alerts read is exposed by a running
       .filter(({ metric, labels }) => !samples.some((s) => s.metric === metric && s.value === 0 && Object.entries(labels).every(([k, v]) => s.labels[k] === v)))
       .map(({ where, metric, labels }) => `${where}: ${metric}${JSON.stringify(labels)}`);
     expect(missing).toEqual([]);
+  });
+
+  it('the decisions panel groups by labels restore_guard_reviews_total has, source among them', () => {
+    const panel = panels.find((p) => p.title === 'Decisions by outcome and source')!;
+    const grouped = /sum by \(([^)]*)\) \(rate\(restore_guard_reviews_total\{/.exec(String(at(panel, 'targets', 0, 'expr')))?.[1]?.split(/,\s*/);
+    expect(grouped).toContain('source');
+    const reviews = createMetrics({ defaultMetrics: false }).registry.getSingleMetric('restore_guard_reviews_total') as unknown as { labelNames: string[] };
+    expect(reviews.labelNames).toEqual(expect.arrayContaining(grouped!));
+    expect(String(at(panel, 'targets', 0, 'legendFormat'))).toContain('{{source}}');
   });
 
   it('the dashboard has a panel for every restore-guard metric (a new metric gets one)', () => {
