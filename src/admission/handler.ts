@@ -12,6 +12,15 @@ export interface Decider<Outcome extends string = string> {
   decide(request: AdmissionRequest, deadline: Deadline): Promise<Decision<Outcome>>;
 }
 
+/**
+ * The `source` label of a review: the decider's `source` audit annotation, which names sources of the policy
+ * (RestoreDecider's withSource), so the label's values are bounded by what the admin configured; `none` for
+ * a review that references no source (not a restore, a malformed request, an internal error).
+ */
+function sourceLabel(decision: Decision): string {
+  return decision.auditAnnotations.source || 'none';
+}
+
 export type HandlerReply = { statusCode: 200; body: AdmissionReviewResponse } | { statusCode: 400; body: StatusBody };
 
 // How many shape problems a malformed request's denial lists.
@@ -74,7 +83,7 @@ export class AdmissionHandler {
     }
     const seconds = (performance.now() - started) / 1000;
     metrics.reviewDuration.observe({ webhook }, seconds);
-    metrics.reviews.inc({ webhook, operation: request.operation, decision: decision.allowed ? 'allowed' : 'denied' });
+    metrics.reviews.inc({ webhook, operation: request.operation, decision: decision.allowed ? 'allowed' : 'denied', source: sourceLabel(decision) });
     if (decision.failedOpen) {
       metrics.failOpen.inc({ webhook });
       logger.error(

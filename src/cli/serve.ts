@@ -67,8 +67,8 @@ export async function startWebhook(options: ServeOptions, logger: Logger = creat
   if (options.clientCaFile) await checkClientCaFile(options.clientCaFile);
   const metrics = createMetrics();
   const store = new PolicyStore({ logger, metrics });
-  if (options.policyConfigMap) store.expect(`ConfigMap ${options.policyConfigMap.namespace}/${options.policyConfigMap.name}`);
-  if (options.policyFile) store.expect(`--policy-file ${options.policyFile}`);
+  if (options.policyConfigMap) store.expect('configmap', `ConfigMap ${options.policyConfigMap.namespace}/${options.policyConfigMap.name}`);
+  if (options.policyFile) store.expect('file', `--policy-file ${options.policyFile}`);
   const policyFile = options.policyFile ? new PolicyFileSource(options.policyFile, store, logger) : undefined;
   await policyFile?.start();
   // A file is read before serving: one that does not validate is a start-up error, not silent defaults.

@@ -3,7 +3,11 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 /** Every metric restore-guard exports, on one registry so tests can run several instances. */
 export interface Metrics {
   registry: Registry;
-  reviews: Counter<'webhook' | 'operation' | 'decision'>;
+  /**
+   * `source`: the policy's name of the restore source the Pod references (names joined by commas when it
+   * references several), `none` when it references none; never a value from the request.
+   */
+  reviews: Counter<'webhook' | 'operation' | 'decision' | 'source'>;
   reviewDuration: Histogram<'webhook'>;
   reviewsInFlight: Gauge<'webhook'>;
   malformedReviews: Counter<'webhook' | 'kind'>;
@@ -36,12 +40,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   const registry = new Registry();
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'restore_guard_' });
   const registers = [registry];
-  return {
+  const metrics: Metrics = {
     registry,
     reviews: new Counter({
       name: 'restore_guard_reviews_total',
-      help: 'Admission reviews answered, by webhook (mutate|validate), operation and decision.',
-      labelNames: ['webhook', 'operation', 'decision'],
+      help: "Admission reviews answered, by webhook (mutate|validate), operation, decision and source (the policy's source name, or none).",
+      labelNames: ['webhook', 'operation', 'decision', 'source'],
       registers,
     }),
     reviewDuration: new Histogram({
@@ -160,4 +164,17 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       registers,
     }),
   };
+  startAtZero(metrics);
+  return metrics;
+}
+
+/**
+ * The series the alerts (manifests/monitoring/prometheusrule.yaml) read with increase(), exposed at 0 from
+ * start-up: a counter series that first appears at 1 has no earlier sample, so increase() never sees the first
+ * failure of a pod. The policy reloads of a source start at 0 when it is configured (PolicyStore.expect).
+ */
+function startAtZero(metrics: Metrics): void {
+  for (const result of ['success', 'error']) metrics.certificateReloads.inc({ result }, 0);
+  for (const result of ['allowed', 'denied', 'error']) metrics.sarCalls.inc({ result }, 0);
+  for (const webhook of ['mutate', 'validate']) metrics.failOpen.inc({ webhook }, 0);
 }

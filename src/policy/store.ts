@@ -35,8 +35,10 @@ export class PolicyStore {
    * A policy source is configured: until it delivers a valid policy, the defaults must not decide
    * restores (they would silently drop every restriction the admin wrote), so `unavailable()` says why.
    */
-  expect(origin: string): void {
+  expect(source: PolicySourceKind, origin: string): void {
     this.pending = { origin, problem: 'it has not been read yet' };
+    // From start-up, so the alert on rejected policies (increase()) sees the first one.
+    this.deps.metrics.policyReloads.inc({ source, result: 'rejected' }, 0);
   }
 
   /** A configured source could not be read; while its policy is not in effect, that is the reason. */

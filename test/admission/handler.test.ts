@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { AdmissionHandler } from '../../src/admission/handler.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createMetrics } from '../../src/observability/metrics.js';
+import { defaultPolicy, type Policy } from '../../src/policy/policy.js';
+import { dynamoSnapshotSource } from '../../src/policy/sources.js';
 import { restoreDeciders } from '../../src/restore/webhooks.js';
 import { pinnedAffinity, restorePod, reviewBody } from '../support/fixtures.js';
 import { deadlineIn } from '../support/deadlines.js';
@@ -62,10 +64,31 @@ describe('AdmissionHandler', () => {
     expect(lines[0]).not.toContain('MODE');
   });
 
-  it('counts reviews by webhook, operation and decision', async () => {
+  it('counts reviews by webhook, operation, decision and source (none for a Pod that references none)', async () => {
     const { handler, metrics } = handlerWith(new FakePorts());
     await handler.handle('mutate', reviewBody({ object: restorePod() }), deadlineIn(1000));
+    await handler.handle('validate', reviewBody({ object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'plain' }, spec: {} } }), deadlineIn(1000));
     const text = await metrics.registry.metrics();
-    expect(text).toContain('restore_guard_reviews_total{webhook="mutate",operation="CREATE",decision="denied"} 1');
+    expect(text).toContain('restore_guard_reviews_total{webhook="mutate",operation="CREATE",decision="denied",source="kep-5823"} 1');
+    expect(text).toContain('restore_guard_reviews_total{webhook="validate",operation="CREATE",decision="allowed",source="none"} 1');
+  });
+
+  it('takes the source label from the policy: the source a Pod references by name, none for a reference to no configured source', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({ write: (chunk, _e, done) => (lines.push(String(chunk)), done()) });
+    const metrics = createMetrics({ defaultMetrics: false });
+    let policy: Policy = { ...defaultPolicy(), sources: [{ preset: 'kep-5823' }, dynamoSnapshotSource()] };
+    const ports = { ...new FakePorts().ports(), policy: () => policy };
+    const handler = new AdmissionHandler({ deciders: restoreDeciders(ports), logger: createLogger('info', sink), metrics });
+    const annotated = (annotations: Record<string, string>) => ({ metadata: { name: 'worker', namespace: 'team-a', annotations }, spec: { containers: [] } });
+    await handler.handle('validate', reviewBody({ object: annotated({ 'nvidia.com/restore-from': 'snap' }) }), deadlineIn(1000));
+    // Two references: denied as ambiguous, labelled with both names of the policy.
+    const both = restorePod();
+    both.metadata = { name: 'worker', namespace: 'team-a', annotations: { 'nvidia.com/restore-from': 'snap' } };
+    await handler.handle('validate', reviewBody({ object: both }), deadlineIn(1000));
+    policy = defaultPolicy();
+    await handler.handle('validate', reviewBody({ object: annotated({ 'nvidia.com/restore-from': 'snap' }) }), deadlineIn(1000));
+    const counted = (await metrics.reviews.get()).values.map((v) => `${v.labels.source}/${v.labels.decision}=${v.value}`).sort();
+    expect(counted).toEqual(['dynamo-snapshot/denied=1', 'kep-5823,dynamo-snapshot/denied=1', 'none/allowed=1']);
   });
 });

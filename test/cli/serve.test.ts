@@ -107,6 +107,6 @@ describe('restore-guard against a fake API server', () => {
     const text = await (await fetch(`http://127.0.0.1:${webhook.metricsPort}/metrics`)).text();
     expect(text).toMatch(/restore_guard_subjectaccessreview_calls_total\{result="allowed"\} [1-9]/);
     expect(text).toMatch(/restore_guard_subjectaccessreview_cache_total\{result="hit"\} [1-9]/);
-    expect(text).toMatch(/restore_guard_reviews_total\{webhook="validate",operation="CREATE",decision="denied"\} [1-9]/);
+    expect(text).toMatch(/restore_guard_reviews_total\{webhook="validate",operation="CREATE",decision="denied",source="kep-5823"\} [1-9]/);
   });
 });

@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
@@ -10,7 +11,7 @@ import { startWebhookProcess, type WebhookProcess } from '../support/webhook-pro
  * manifests/monitoring: the Grafana dashboard and the PrometheusRule are well-formed, and every metric their
  * PromQL names is one a running restore-guard (the built binary) exposes on /metrics, with labels it has, so a
  * renamed metric or label cannot silently blank a panel or mute an alert. `promtool check rules` and the
- * per-alert `promtool test rules` run in test/deploy/promtool.tools.test.ts when promtool is built.
+ * per-alert `promtool test rules` run in test/deploy/promtool.tools.test.ts (npm run test:tools).
  */
 
 const DIR = join(import.meta.dirname, '..', '..', 'manifests', 'monitoring');
@@ -124,7 +125,7 @@ describe('manifests/monitoring is well-formed', () => {
   it('the dashboard shows what an admin watches', () => {
     const titles = panels.map((p) => p.title);
     for (const title of [
-      'Decisions by outcome',
+      'Decisions by outcome and source',
       'Review latency p50 / p99',
       'SubjectAccessReview latency p50 / p99',
       'SubjectAccessReview cache hit ratio',
@@ -166,11 +167,22 @@ describe('every metric the dashboard and the alerts read is exposed by a running
   let webhook: WebhookProcess;
   /** Series names on /metrics: every `# TYPE`, with _bucket, _sum and _count for histograms and summaries. */
   const exposed = new Set<string>();
+  /** The samples on /metrics at start-up: `name{labels}` and the value. */
+  let samples: Array<{ metric: string; labels: Record<string, string>; value: number }> = [];
   beforeAll(async () => {
-    webhook = await startWebhookProcess([], { KUBECONFIG: '/nonexistent/kubeconfig' });
+    // A policy file, as the manifests configure a policy source (the ConfigMap): its reloads are counted.
+    const policyFile = join(mkdtempSync(join(tmpdir(), 'rg-monitoring-')), 'policy.yaml');
+    writeFileSync(policyFile, 'apiVersion: restore-guard.dev/v1alpha1\nkind: RestorePolicy\n');
+    webhook = await startWebhookProcess(['--policy-file', policyFile], { KUBECONFIG: '/nonexistent/kubeconfig' });
     const response = await fetch(`http://127.0.0.1:${webhook.metricsPort}/metrics`);
     expect(response.status).toBe(200);
-    for (const [, name, type] of (await response.text()).matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
+    const text = await response.text();
+    samples = [...text.matchAll(/^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/gm)].map(([, metric, labels, value]) => ({
+      metric: metric!,
+      labels: Object.fromEntries([...(labels ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1]!, m[2]!])),
+      value: Number(value),
+    }));
+    for (const [, name, type] of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
       exposed.add(name!);
       if (type === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) exposed.add(name! + suffix);
       if (type === 'summary') for (const suffix of ['_sum', '_count']) exposed.add(name! + suffix);
@@ -208,6 +220,35 @@ describe('every metric the dashboard and the alerts read is exposed by a running
         ),
     );
     expect(unknown).toEqual([]);
+  });
+
+  it('the series an alert reads with increase() are on /metrics at 0 from start-up (increase() never sees a first sample)', () => {
+    const read = ruleExprs.flatMap(({ where, expr }) =>
+      [...expr.matchAll(/increase\(([a-zA-Z_:][\w:]*)(?:\{([^}]*)\})?\[/g)].map(([, metric, matchers]) => ({
+        where,
+        metric: metric!,
+        labels: Object.fromEntries([...(matchers ?? '').matchAll(/(\w+)\s*=\s*"([^"]*)"/g)].map((m) => [m[1]!, m[2]!])),
+      })),
+    );
+    expect(read.map((r) => r.where)).toEqual([
+      'alert RestoreGuardCertificateReloadFailed',
+      'alert RestoreGuardPolicyRejected',
+      'alert RestoreGuardFailOpenUsed',
+      'alert RestoreGuardSubjectAccessReviewErrors',
+    ]);
+    const missing = read
+      .filter(({ metric, labels }) => !samples.some((s) => s.metric === metric && s.value === 0 && Object.entries(labels).every(([k, v]) => s.labels[k] === v)))
+      .map(({ where, metric, labels }) => `${where}: ${metric}${JSON.stringify(labels)}`);
+    expect(missing).toEqual([]);
+  });
+
+  it('the decisions panel groups by labels restore_guard_reviews_total has, source among them', () => {
+    const panel = panels.find((p) => p.title === 'Decisions by outcome and source')!;
+    const grouped = /sum by \(([^)]*)\) \(rate\(restore_guard_reviews_total\{/.exec(String(at(panel, 'targets', 0, 'expr')))?.[1]?.split(/,\s*/);
+    expect(grouped).toContain('source');
+    const reviews = createMetrics({ defaultMetrics: false }).registry.getSingleMetric('restore_guard_reviews_total') as unknown as { labelNames: string[] };
+    expect(reviews.labelNames).toEqual(expect.arrayContaining(grouped!));
+    expect(String(at(panel, 'targets', 0, 'legendFormat'))).toContain('{{source}}');
   });
 
   it('the dashboard has a panel for every restore-guard metric (a new metric gets one)', () => {

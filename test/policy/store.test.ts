@@ -73,7 +73,7 @@ describe('PolicyStore', () => {
 
   it('is unavailable from expect() until the configured source delivers a valid policy, and says why', () => {
     const { store: s } = store();
-    s.expect('ConfigMap ns/cm');
+    s.expect('configmap', 'ConfigMap ns/cm');
     expect(s.unavailable()).toContain('ConfigMap ns/cm');
     expect(s.unavailable()).toContain('not been read yet');
     s.readFailed('the API server answered HTTP 500');
@@ -90,11 +90,11 @@ describe('PolicyStore', () => {
 
   it('counts a configured document equal to the defaults, or no document at all, as loaded', () => {
     const a = store().store;
-    a.expect('f');
+    a.expect('file', 'f');
     expect(a.apply(HEADER, 'file', 'f').result).toBe('unchanged');
     expect(a.unavailable()).toBeUndefined();
     const b = store().store;
-    b.expect('cm');
+    b.expect('configmap', 'cm');
     b.apply(undefined, 'configmap', 'cm');
     expect(b.unavailable()).toBeUndefined();
   });
@@ -128,7 +128,7 @@ describe('PolicyStore', () => {
 
   it('says when the configured policy is loaded, once', () => {
     const { store: s, lines } = store();
-    s.expect('f');
+    s.expect('file', 'f');
     s.apply(`${HEADER}mode: warn`, 'file', 'f');
     s.apply(`${HEADER}mode: audit`, 'file', 'f');
     expect(lines.filter((l) => l.msg === 'the configured policy is loaded: restores are decided')).toHaveLength(1);
@@ -144,6 +144,15 @@ describe('PolicyStore', () => {
     expect((await metrics.policyGeneration.get()).values[0]?.value).toBe(3);
   });
 
+  it('exposes the rejected reloads of a configured source at 0 from expect(), before any document', async () => {
+    const { store: s, metrics } = store();
+    expect(await reloads(metrics)).toEqual([]);
+    s.expect('configmap', 'ConfigMap ns/cm');
+    expect(await reloads(metrics)).toEqual(['configmap/rejected=0']);
+    s.apply(`${HEADER}mode: sometimes`, 'configmap', 'ns/cm');
+    expect(await reloads(metrics)).toEqual(['configmap/rejected=1']);
+  });
+
   it('records generation 1 in the metric from the start', async () => {
     const { metrics } = store();
     expect((await metrics.policyGeneration.get()).values[0]?.value).toBe(1);
@@ -157,7 +166,7 @@ describe('PolicyStore', () => {
 
   it('says why the configured document does not validate, every error of it', () => {
     const { store: s } = store();
-    s.expect('f');
+    s.expect('file', 'f');
     s.apply(`${HEADER}mode: sometimes\nplacement: anywhere`, 'file', 'f');
     expect(s.unavailable()).toBe(
       'restore-guard has not loaded its configured policy (f): it does not validate: /mode: must be one of enforce, warn, audit; ' +
@@ -167,7 +176,7 @@ describe('PolicyStore', () => {
 
   it('logs where the configured policy came from, and whether the defaults were applied', () => {
     const { store: s, lines } = store();
-    s.expect('f');
+    s.expect('file', 'f');
     s.apply(`${HEADER}mode: warn`, 'file', 'f');
     s.apply(undefined, 'file', 'f');
     expect(lines[0]).toMatchObject({ level: 30, source: 'file', origin: 'f', msg: 'the configured policy is loaded: restores are decided' });
