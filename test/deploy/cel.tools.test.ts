@@ -275,7 +275,7 @@ function captureCase(name: string, user: string, resource: NonNullable<Case['res
   if (path) {
     const keys = path.split('.').slice(1);
     let at = spec;
-    for (const key of keys.slice(0, -1)) at = (at[key] = {});
+    for (const key of keys.slice(0, -1)) at = at[key] = {};
     at[keys[keys.length - 1] as string] = pod;
   }
   const object = { apiVersion: `${resource.group}/${resource.version}`, kind: resource.kind, metadata: { name: 'ckpt', namespace: 'team-a' }, spec };
