@@ -44,6 +44,8 @@ export interface Grant {
   verb?: string;
   /** The resource (plural) granted on; default podcheckpoints. */
   resource?: string;
+  /** The subresource granted on (exec on pods, for a capture); default none. */
+  subresource?: string;
 }
 
 export interface FakeApiOptions {
@@ -662,7 +664,7 @@ export class FakeApi {
         (g.name === undefined || g.name === attributes.name) &&
         (g.verb ?? 'restore') === attributes.verb &&
         attributes.resource === (g.resource ?? 'podcheckpoints') &&
-        !attributes.subresource,
+        (attributes.subresource ?? '') === (g.subresource ?? ''),
     );
     return match ? { allowed: true, reason: 'fake grant' } : { allowed: false, reason: '' };
   }
