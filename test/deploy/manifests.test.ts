@@ -509,6 +509,21 @@ describe('overlays and examples', () => {
     expect(at(role, 'metadata', 'labels', 'rbac.authorization.k8s.io/aggregate-to-admin')).toBeUndefined();
   });
 
+  it('examples: podcheckpoint-capturer grants create on podcheckpoints and exec on named Pods only; the restore grant is separate', () => {
+    const examples = documents(join(MANIFESTS, 'examples', 'podcheckpoint-capturer.yaml')).map(obj);
+    const rules = examples.filter((d) => d.kind === 'ClusterRole' || d.kind === 'Role').flatMap((d) => arr(d.rules).map(obj));
+    expect(rules).toHaveLength(2);
+    expect(rules).toContainEqual({ apiGroups: ['node.k8s.io'], resources: ['podcheckpoints'], verbs: ['create'] });
+    const exec = rules.find((r) => arr(r.resources).includes('pods/exec')) as Obj;
+    expect(exec).toMatchObject({ apiGroups: [''], resources: ['pods/exec'], verbs: ['create'] });
+    expect(arr(exec.resourceNames).length).toBeGreaterThan(0);
+    // What the exec grant answers is exactly what restore-guard and its companion policy ask by default.
+    expect(defaultPolicy().checkpoints.access).toEqual({ verb: 'create', group: '', resource: 'pods', subresource: 'exec' });
+    expect(JSON.stringify(rules)).not.toContain('restore');
+    const listed = arr(obj(documents(join(MANIFESTS, 'examples', 'kustomization.yaml'))[0]).resources);
+    expect(listed).toContain('podcheckpoint-capturer.yaml');
+  });
+
   it('examples grant `restore` to people, never to a controller, and show the delegation policy instead (it parses)', () => {
     const files = ['podcheckpoint-restorer', ...SOURCE_PRESETS.map((s) => s.example)];
     for (const file of files) {
