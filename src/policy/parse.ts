@@ -245,13 +245,13 @@ function sourceConflicts(sources: RestoreSource[]): string[] {
   const errors: string[] = [];
   const names = new Map<string, number>();
   const references = new Map<string, number>();
-  const resources = new Map<string, number>();
+  const resources = new Map<string, { index: number; sourcePod: string | undefined }>();
   for (const [index, source] of sources.entries()) {
     const resource = `${source.resource.resource}.${source.resource.group}`;
     const sameResource = resources.get(resource);
-    if (sameResource === undefined) resources.set(resource, index);
-    else if (sources[sameResource]?.sourcePod?.path !== source.sourcePod?.path) {
-      errors.push(`/sources/${index}/sourcePod: ${resource} is also read by /sources/${sameResource}, whose sourcePod differs`);
+    if (sameResource === undefined) resources.set(resource, { index, sourcePod: source.sourcePod?.path });
+    else if (sameResource.sourcePod !== source.sourcePod?.path) {
+      errors.push(`/sources/${index}/sourcePod: ${resource} is also read by /sources/${sameResource.index}, whose sourcePod differs`);
     }
     const sameName = names.get(source.name);
     if (sameName !== undefined) errors.push(`/sources/${index}: the name ${source.name} is already used by /sources/${sameName}`);

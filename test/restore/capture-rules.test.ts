@@ -64,6 +64,12 @@ describe('taking a checkpoint (the validating webhook)', () => {
     expect(fake.calls).toEqual(['authorize bob team-a/web-0']);
   });
 
+  it("names the new object in the audit annotations: the request's name, else its metadata name or generateName", async () => {
+    const named = await decide('alice', { metadata: { generateName: 'ckpt-' }, spec: { sourcePod: { name: 'web-0' } } });
+    expect(named.auditAnnotations.checkpoint).toBe('ckpt-');
+    expect((await decide('alice', podCheckpoint(), base, { name: 'from-request' })).auditAnnotations.checkpoint).toBe('from-request');
+  });
+
   it("guards a Dynamo PodSnapshot's source Pod, naming its resource", async () => {
     const snapshot = { metadata: { name: 'snap' }, spec: { source: { podRef: { name: 'web-0', containers: ['main'] } } } };
     const decision = await decide('bob', snapshot, base, { group: 'nvidia.com', resource: 'podsnapshots' });

@@ -31,6 +31,7 @@ describe('captureReviewOf', () => {
     expect(captureReviewOf(create(object, { operation: 'UPDATE', oldObject: object }), SOURCES)).toBeUndefined();
     expect(captureReviewOf(create(object, { subResource: 'status' }), SOURCES)).toBeUndefined();
     expect(captureReviewOf(create(object, { resource: 'pods', group: '' }), SOURCES)).toBeUndefined();
+    expect(captureReviewOf(create(object, { resource: 'runtimeclasses' }), SOURCES)).toBeUndefined();
     expect(captureReviewOf(create(object, { group: 'checkpoint.k8s.io' }), SOURCES)).toBeUndefined();
     expect(captureReviewOf(create(object, { group: 'podsnapshot.gke.io', resource: 'podsnapshots' }), SOURCES)).toBeUndefined();
     const { object: _none, ...withoutObject } = create(object);
@@ -44,6 +45,7 @@ describe('captureReviewOf', () => {
   it('an object without the field captures nothing (a snapshot that only references existing data)', () => {
     expect(captureReviewOf(create(checkpoint({})), SOURCES)?.sourcePod).toEqual({ kind: 'absent' });
     expect(captureReviewOf(create(checkpoint({ sourcePod: null })), SOURCES)?.sourcePod).toEqual({ kind: 'absent' });
+    expect(captureReviewOf(create(checkpoint({ sourcePod: { name: null } })), SOURCES)?.sourcePod).toEqual({ kind: 'absent' });
   });
 
   it('a present field that cannot name a Pod is malformed, never skipped', () => {
