@@ -14,17 +14,12 @@ function resourceName(resource: { group: string; resource: string }): string {
   return resource.group ? `${resource.resource}.${resource.group}` : resource.resource;
 }
 
-/** The resource an object is of, by Kubernetes' convention: apiVersion's group, and the kind lower-cased plus "s". */
-function resourceOf(object: JsonObject): string {
+/** The resource an object is of, by Kubernetes' convention: apiVersion's group and version, and the kind lower-cased plus "s". */
+export function apiResourceOf(object: JsonObject): { group: string; version: string; resource: string } {
   const apiVersion = typeof object.apiVersion === 'string' ? object.apiVersion : '';
-  const group = apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '';
+  const slash = apiVersion.indexOf('/');
   const kind = typeof object.kind === 'string' ? object.kind : '';
-  return resourceName({ group, resource: `${kind.toLowerCase()}s` });
-}
-
-function versionOf(object: JsonObject): string {
-  const apiVersion = typeof object.apiVersion === 'string' ? object.apiVersion : '';
-  return apiVersion.slice(apiVersion.indexOf('/') + 1);
+  return { group: slash < 0 ? '' : apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1), resource: `${kind.toLowerCase()}s` };
 }
 
 function grants(grant: TestGrant, user: UserInfo, access: RestoreAccess): boolean {
@@ -49,8 +44,9 @@ export function offlinePorts(test: TestFile): RestorePorts {
   for (const [index, object] of test.objects.entries()) {
     const name = stringAt(object, 'metadata', 'name');
     if (!name) throw new InputError(`${test.file}: /objects/${index} has no metadata.name`);
-    const resource = resourceOf(object);
-    const source = sources.find((s) => resourceName(s.resource) === resource && s.resource.version === versionOf(object));
+    const apiResource = apiResourceOf(object);
+    const resource = resourceName(apiResource);
+    const source = sources.find((s) => resourceName(s.resource) === resource && s.resource.version === apiResource.version);
     if (!source) {
       const known = sources.map((s) => `${s.resource.group}/${s.resource.version} ${s.resource.resource}`).join(', ');
       throw new InputError(

@@ -92,6 +92,7 @@ async function runCase(ports: ReturnType<typeof offlinePorts>, testCase: TestCas
     user: testCase.user,
     uid: 'restore-guard-test',
     ...(testCase.oldPod ? { oldPod: testCase.oldPod } : {}),
+    ...(testCase.resource ? { resource: testCase.resource } : {}),
   });
   const chain = await runWebhooks(restoreDeciders(ports), request, deadlineAfter(10_000));
   const problems = [...mismatches('mutate', testCase.expect.mutate, chain.mutate), ...mismatches('validate', testCase.expect.validate, chain.validate)];

@@ -7,6 +7,7 @@ import { dictionary, type JsonObject } from '../common/json.js';
 import { defaultPolicy, type Policy } from '../policy/policy.js';
 import { parsePolicy } from '../policy/parse.js';
 import { InputError } from './input-error.js';
+import { apiResourceOf } from './offline-ports.js';
 
 export const TEST_KIND = 'RestoreGuardTest';
 
@@ -24,7 +25,10 @@ export interface TestCase {
   name: string;
   user: UserInfo;
   namespace: string;
+  /** The object the case writes: a Pod, or (with `resource`) a new checkpoint object, a capture. */
   pod: JsonObject;
+  /** Set for a capture: the checkpoint object's resource, from its apiVersion and kind. */
+  resource?: { group: string; version: string; resource: string };
   /** Set: the review is an UPDATE from this Pod to `pod`. */
   oldPod?: JsonObject;
   expect: { mutate?: WebhookExpectation | 'not-reached'; validate?: WebhookExpectation | 'not-reached' };
@@ -36,7 +40,7 @@ export interface TestGrant {
   group?: string;
   namespace: string;
   names?: string[];
-  /** `plural.group` (or `plural` for the core group); absent: any resource. */
+  /** `plural.group` (or `plural` for the core group; `pods/exec` for a capture's grant); absent: any resource. */
   resource?: string;
   /** Absent: whatever verb the source asks for. */
   verb?: string;
@@ -111,13 +115,16 @@ const schema = {
       items: {
         type: 'object',
         additionalProperties: false,
-        required: ['name', 'user', 'pod', 'expect'],
+        required: ['name', 'user', 'expect'],
+        // A Pod (CREATE, or UPDATE from oldPod), or a new checkpoint object (a capture of its source Pod).
+        oneOf: [{ required: ['pod'] }, { required: ['checkpoint'], not: { required: ['oldPod'] } }],
         properties: {
           name: text,
           user,
           namespace: text,
           pod: object,
           oldPod: object,
+          checkpoint: object,
           expect: {
             type: 'object',
             additionalProperties: false,
@@ -142,8 +149,9 @@ interface TestDocument {
     name: string;
     user: string | { username: string; uid?: string; groups?: string[]; extra?: Record<string, string[]> };
     namespace?: string;
-    pod: JsonObject;
+    pod?: JsonObject;
     oldPod?: JsonObject;
+    checkpoint?: JsonObject;
     expect: TestCase['expect'];
   }>;
 }
@@ -210,8 +218,17 @@ export async function loadTestFile(file: string): Promise<TestFile> {
   }
   const document = raw;
   const cases = document.cases.map((c): TestCase => {
-    const testCase: TestCase = { name: c.name, user: userOf(c.user), namespace: c.namespace ?? namespaceOf(c.pod) ?? 'default', pod: c.pod, expect: c.expect };
+    // The schema let through exactly one of the two.
+    const written = (c.pod ?? c.checkpoint) as JsonObject;
+    const testCase: TestCase = {
+      name: c.name,
+      user: userOf(c.user),
+      namespace: c.namespace ?? namespaceOf(written) ?? 'default',
+      pod: written,
+      expect: c.expect,
+    };
     if (c.oldPod) testCase.oldPod = c.oldPod;
+    if (c.checkpoint) testCase.resource = apiResourceOf(c.checkpoint);
     return testCase;
   });
   const loaded: TestFile = {

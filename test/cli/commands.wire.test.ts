@@ -100,7 +100,7 @@ describe('restore-guard check and test, as commands', () => {
   it('test runs the shipped examples (exit 0) and refuses a path that does not exist (exit 2)', async () => {
     const examples = await exitOf(['test', join(import.meta.dirname, '..', '..', 'examples', 'tests')]);
     expect(examples.code).toBe(0);
-    expect(examples.stdout).toMatch(/cases in 4 files: \d+ passed, 0 failed/);
+    expect(examples.stdout).toMatch(/cases in 5 files: \d+ passed, 0 failed/);
     const nowhere = await exitOf(['test', join(dir, 'nowhere')]);
     expect(nowhere.code).toBe(2);
     expect(nowhere.stderr).toMatch(/^restore-guard: cannot read .*nowhere: ENOENT/);

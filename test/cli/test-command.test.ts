@@ -33,7 +33,7 @@ describe('restore-guard test', () => {
     for (const outcome of ['placed', 'checkpoint-not-ready', 'spec-mismatch', 'spec-frozen', 'restore-from-changed', 'unauthorized']) {
       expect(out).toContain(`/${outcome}`);
     }
-    expect(out).toMatch(/\n(\d+) cases in 4 files: \1 passed, 0 failed\n$/);
+    expect(out).toMatch(/\n(\d+) cases in 5 files: \1 passed, 0 failed\n$/);
   });
 
   it("passes README's complete example of the format", async () => {
@@ -41,7 +41,7 @@ describe('restore-guard test', () => {
     const example = /\*\*The test file format\*\*[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
     expect(example).toContain('kind: RestoreGuardTest');
     const { code, out } = await test([file(example ?? '')]);
-    expect(out).toContain('3 cases in 1 files: 3 passed, 0 failed');
+    expect(out).toContain('4 cases in 1 files: 4 passed, 0 failed');
     expect(code).toBe(0);
   });
 
@@ -70,6 +70,8 @@ describe('restore-guard test', () => {
         '/objects/0 ("nvidia.com/v1alpha1" "PodSnapshot") is of no source the policy enables',
       ],
       [`kind: Pod\n`, 'is not a valid RestoreGuardTest'],
+      [`${HEAD}cases:\n  - {name: x, user: a, pod: {}, checkpoint: {}, expect: {validate: {allowed: true}}}\n`, 'must match exactly one schema in oneOf'],
+      [`${HEAD}cases:\n  - {name: x, user: a, checkpoint: {}, oldPod: {}, expect: {validate: {allowed: true}}}\n`, 'must match exactly one schema in oneOf'],
     ];
     for (const [text, message] of cases) {
       const { code, out } = await test([file(text ?? ''), join(EXAMPLES, 'updates.yaml')]);
