@@ -112,6 +112,7 @@ export class AdmissionHandler {
         pod: request.name || stringAt(object, 'metadata', 'name') || stringAt(object, 'metadata', 'generateName'),
         source: decision.auditAnnotations.source,
         checkpoint: decision.auditAnnotations.checkpoint,
+        sourcePod: decision.auditAnnotations['source-pod'],
         decision: decision.allowed ? 'allowed' : 'denied',
         reason: decision.outcome,
         message: decision.status?.message,

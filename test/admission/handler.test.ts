@@ -64,6 +64,17 @@ describe('AdmissionHandler', () => {
     expect(lines[0]).not.toContain('MODE');
   });
 
+  it("logs a capture's source Pod beside the new checkpoint's name", async () => {
+    const { handler, lines } = handlerWith(new FakePorts());
+    const checkpoint = { metadata: { name: 'web-0-ckpt', namespace: 'team-a' }, spec: { sourcePod: { name: 'web-0' } } };
+    await handler.handle(
+      'validate',
+      reviewBody({ group: 'node.k8s.io', version: 'v1alpha1', resource: 'podcheckpoints', object: checkpoint }),
+      deadlineIn(1000),
+    );
+    expect(JSON.parse(lines[0] ?? '{}')).toMatchObject({ source: 'kep-5823', checkpoint: 'web-0-ckpt', sourcePod: 'web-0', reason: 'capture-unauthorized' });
+  });
+
   it('counts reviews by webhook, operation, decision and source (none for a Pod that references none)', async () => {
     const { handler, metrics } = handlerWith(new FakePorts());
     await handler.handle('mutate', reviewBody({ object: restorePod() }), deadlineIn(1000));
