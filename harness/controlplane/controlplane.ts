@@ -140,6 +140,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
               // Who creates them: the Deployment controller its ReplicaSets, the CronJob controller its Jobs.
               { group: 'apps', resources: ['replicasets'] },
               { group: 'batch', resources: ['jobs'] },
+              // Checkpoint creates (the capture check's audit annotations): the stand-in's and Dynamo's.
+              { group: CHECKPOINT_GROUP, resources: ['podcheckpoints'] },
+              { group: 'nvidia.com', resources: ['podsnapshots'] },
             ],
           },
           { level: 'None' },

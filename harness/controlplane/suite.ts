@@ -1,6 +1,6 @@
 // What every e2e file shares: the control plane from the global setup, and one restore-guard registered
 // through the shipped webhook configurations (plus the relay for the e2e test CRD).
-import { POLICY_CONFIGMAP, type ControlPlaneInfo } from './controlplane.js';
+import { POLICY_CONFIGMAP, run, type ControlPlaneInfo } from './controlplane.js';
 import { registerWebhooks, startRestoreGuard, startReviewRelay, type RestoreGuard, type RestoreGuardOptions, type ReviewRelay } from './restoreguard.js';
 
 export interface Suite {
@@ -8,6 +8,9 @@ export interface Suite {
   relay: ReviewRelay;
   close(): Promise<void>;
 }
+
+/** The webhook configurations registerWebhooks() applies: the shipped ones and their twins for the e2e test CRD. */
+const REGISTERED = ['restore-guard', 'restore-guard-e2e-test-pods'];
 
 /** restore-guard reads its policy live from the installed ConfigMap, as the shipped Deployment does. */
 export const POLICY_ARGS = ['--policy-configmap', `${POLICY_CONFIGMAP.namespace}/${POLICY_CONFIGMAP.name}`];
@@ -28,8 +31,14 @@ export async function startSuite(info: ControlPlaneInfo, options: RestoreGuardOp
     restoreGuard,
     relay: started,
     close: async () => {
-      await started.close();
-      await restoreGuard.close();
+      try {
+        // Nothing may be left pointing at a stopped restore-guard: the capture entries (failurePolicy Fail) match
+        // every new PodCheckpoint that names a Pod, so a later file that runs no restore-guard could not create one.
+        await run(info, ['delete', '--ignore-not-found', 'mutatingwebhookconfiguration,validatingwebhookconfiguration', ...REGISTERED]);
+      } finally {
+        await started.close();
+        await restoreGuard.close();
+      }
     },
   };
 }

@@ -10,13 +10,15 @@ import { asUser, create, createCheckpoint, createNamespace, grantRestore, restor
 
 const info: ControlPlaneInfo = inject('controlPlane');
 const ns = 'e2e-companion';
-const TWIN = 'restore-guard.dev-e2e-test-pods';
+const SHIPPED = 'restore-guard.dev';
+const TWIN = `${SHIPPED}-e2e-test-pods`;
 
 async function twins(): Promise<Manifest[]> {
   const installed = await shippedInstall(info);
-  const policy = structuredClone(installed.find((o) => o.kind === 'ValidatingAdmissionPolicy'));
-  const binding = structuredClone(installed.find((o) => o.kind === 'ValidatingAdmissionPolicyBinding'));
-  if (!policy || !binding) throw new Error('manifests/base ships no ValidatingAdmissionPolicy and binding');
+  // By name: the base also ships the capture policy (capture.restore-guard.dev), which kustomize lists first.
+  const named = (kind: string) => structuredClone(installed.find((o) => o.kind === kind && o.metadata?.name === SHIPPED));
+  const [policy, binding] = [named('ValidatingAdmissionPolicy'), named('ValidatingAdmissionPolicyBinding')];
+  if (!policy || !binding) throw new Error(`manifests/base ships no ValidatingAdmissionPolicy and binding ${SHIPPED}`);
   policy.metadata = { name: TWIN };
   const constraints = (policy.spec as { matchConstraints: { resourceRules: Array<{ apiGroups: string[] }> } }).matchConstraints;
   for (const rule of constraints.resourceRules) rule.apiGroups = [TEST_POD_GROUP];
