@@ -230,6 +230,11 @@ describe('kustomize renders', () => {
     const docs = await render(join(work, 'manifests', 'examples'));
     expect(docs.map(name).sort()).toEqual(
       [
+        'ClusterRole/podcheckpoint-capturer',
+        'Role/capture-web',
+        'RoleBinding/podcheckpoint-capturer-alice',
+        'RoleBinding/capture-web-alice',
+        'RoleBinding/capture-web-snapshot-operator',
         'ClusterRole/podcheckpoint-restorer',
         'Role/restore-web-ckpt',
         'RoleBinding/podcheckpoint-restorer-alice',
