@@ -87,15 +87,10 @@ type decision struct {
 	Reason     string `json:"reason"`
 }
 
+// authzCheck is a question the authorizer was asked (a grant's fields, flattened in JSON) and its answer.
 type authzCheck struct {
-	User        string `json:"user"`
-	Verb        string `json:"verb"`
-	Group       string `json:"group"`
-	Resource    string `json:"resource"`
-	Subresource string `json:"subresource,omitempty"`
-	Namespace   string `json:"namespace"`
-	Name        string `json:"name"`
-	Allowed     bool   `json:"allowed"`
+	grant
+	Allowed bool `json:"allowed"`
 }
 
 type caseResult struct {
@@ -117,10 +112,14 @@ type grantsAuthorizer struct {
 }
 
 func (g grantsAuthorizer) Authorize(_ context.Context, a authorizer.Attributes) (authorizer.Decision, string, error) {
-	check := authzCheck{User: a.GetUser().GetName(), Verb: a.GetVerb(), Group: a.GetAPIGroup(), Resource: a.GetResource(), Subresource: a.GetSubresource(), Namespace: a.GetNamespace(), Name: a.GetName()}
+	asked := grant{User: a.GetUser().GetName(), Verb: a.GetVerb(), Group: a.GetAPIGroup(), Resource: a.GetResource(), Subresource: a.GetSubresource(), Namespace: a.GetNamespace(), Name: a.GetName()}
+	check := authzCheck{grant: asked}
 	for _, candidate := range g.grants {
-		if candidate.User == check.User && candidate.Verb == check.Verb && candidate.Group == check.Group && candidate.Resource == check.Resource &&
-			candidate.Subresource == check.Subresource && candidate.Namespace == check.Namespace && (candidate.Name == "" || candidate.Name == check.Name) {
+		// A grant without a name covers every object; otherwise every field must match.
+		if candidate.Name == "" {
+			candidate.Name = asked.Name
+		}
+		if candidate == asked {
 			check.Allowed = true
 		}
 	}
