@@ -9,6 +9,7 @@ import { KubeNamespaceSource } from '../kube/namespace-source.js';
 import { KubeRuntimeClassSource } from '../kube/runtime-class-source.js';
 import { SubjectAccessReviewAuthorizer } from '../kube/sar-authorizer.js';
 import { SelfSubjectAccessReviewAuthorizer, whoAmI } from '../kube/self-access-review.js';
+import { sourcesOf } from '../policy/policy.js';
 import type { RestoreSource } from '../policy/sources.js';
 import { workloadKinds } from '../restore/workloads.js';
 import { specDifferences } from '../restore/create-checks.js';
@@ -114,7 +115,7 @@ export async function runCheck(options: CheckOptions, io: CheckIo): Promise<numb
     const policy: LoadedPolicy = options.policyFile
       ? await policyFromFile(options.policyFile)
       : await policyFromConfigMap(client, options.policyConfigMap, deadlineAfter(STEP_TIMEOUT_MS));
-    const checked = asCheckedObject(document, options.file, workloadKinds(policy.policy));
+    const checked = asCheckedObject(document, options.file, workloadKinds(policy.policy), sourcesOf(policy.policy));
     const pod = checked.object;
     const who = await requester(client, options);
     const reads = new CheckpointReads(client);

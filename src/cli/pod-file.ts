@@ -1,8 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { parseAllDocuments } from 'yaml';
 import { isObject, type JsonObject } from '../common/json.js';
+import type { RestoreSource } from '../policy/sources.js';
 import { BUILT_IN_WORKLOADS, type WorkloadKind } from '../policy/workloads.js';
 import { InputError } from './input-error.js';
+import { apiResourceOf } from './offline-ports.js';
 
 /** Reads one YAML or JSON document from a file ('-': standard input). */
 export async function readDocument(file: string, readStdin: () => Promise<string> = stdinText): Promise<unknown> {
@@ -32,7 +34,7 @@ export function refuseNonWorkload(value: unknown, file: string): void {
   if (value.apiVersion === 'v1' && value.kind !== 'Pod') asCheckedObject(value, file, BUILT_IN_WORKLOADS);
 }
 
-/** What `check` can check: a core v1 Pod, or a workload whose Pod template restore-guard checks. */
+/** What `check` can check: a core v1 Pod, a workload whose Pod template restore-guard checks, or a new checkpoint object (a capture). */
 export interface CheckedObject {
   object: JsonObject;
   /** `Pod`, `Deployment`, ... */
@@ -42,15 +44,25 @@ export interface CheckedObject {
   resource: string;
 }
 
-/** The object, if it is a Pod or one of `workloads`; otherwise a clear refusal. */
-export function asCheckedObject(value: unknown, file: string, workloads: readonly WorkloadKind[]): CheckedObject {
+/**
+ * The object, if it is a Pod, one of `workloads`, or the object of one of `captures` (sources whose new objects
+ * name a source Pod, matched by group and resource as the webhook does); otherwise a clear refusal.
+ */
+export function asCheckedObject(value: unknown, file: string, workloads: readonly WorkloadKind[], captures: readonly RestoreSource[] = []): CheckedObject {
   if (!isObject(value)) throw new InputError(`${file} does not hold an object`);
   const { apiVersion, kind } = value;
   const workload = workloads.find((w) => `${w.group}/${w.version}` === apiVersion && w.kind === kind);
-  const checked = workload ? { kind: workload.kind, group: workload.group, version: workload.version, resource: workload.resource } : undefined;
+  const api = apiResourceOf(value);
+  const capture = captures.find((s) => s.sourcePod && s.resource.group === api.group && s.resource.resource === api.resource);
+  const checked = workload
+    ? { kind: workload.kind, group: workload.group, version: workload.version, resource: workload.resource }
+    : capture && typeof kind === 'string'
+      ? { kind, ...api }
+      : undefined;
   if (!checked && (kind !== 'Pod' || apiVersion !== 'v1')) {
     const what = typeof kind === 'string' ? `a ${kind}${typeof apiVersion === 'string' ? ` (${apiVersion})` : ''}` : 'an object without a kind';
-    const known = ['Pod (v1)', ...workloads.map((w) => `${w.kind} (${w.group}/${w.version})`)].join(', ');
+    const capturing = captures.filter((s) => s.sourcePod).map((s) => `${s.resource.resource}.${s.resource.group} (a capture)`);
+    const known = ['Pod (v1)', ...workloads.map((w) => `${w.kind} (${w.group}/${w.version})`), ...capturing].join(', ');
     throw new InputError(`${file} holds ${what}, not an object restore-guard checks: ${known}`);
   }
   const label = checked?.kind ?? 'Pod';

@@ -192,6 +192,44 @@ describe('restore-guard check on a workload', () => {
   });
 });
 
+describe('restore-guard check of a new checkpoint (a capture)', () => {
+  const podCheckpoint = (pod: string): JsonObject => ({
+    apiVersion: 'node.k8s.io/v1alpha1',
+    kind: 'PodCheckpoint',
+    metadata: { name: `${pod}-ckpt`, namespace: 'team-a' },
+    spec: { sourcePod: { name: pod } },
+  });
+
+  it('asks for exec on the source Pod, for the caller or --as: exit 0 when held, 1 with the reason when not', async () => {
+    api.grant({ user: 'alice', namespace: 'team-a', name: 'web-0', verb: 'create', resource: 'pods', subresource: 'exec' });
+    const before = api.selfReviews.length;
+    const { code, out } = await check(['-f', podFile('capture', podCheckpoint('web-0')), '-o', 'json']);
+    expect(code).toBe(0);
+    const report = JSON.parse(out) as { pod: { kind: string; name: string }; mutate: { outcome: string }; validate: { outcome: string } };
+    expect(report).toMatchObject({
+      pod: { kind: 'PodCheckpoint', name: 'web-0-ckpt' },
+      mutate: { outcome: 'not-a-capture' },
+      validate: { outcome: 'capture-allowed' },
+    });
+    expect(api.selfReviews.slice(before)).toEqual([
+      { namespace: 'team-a', verb: 'create', group: '', version: 'v1', resource: 'pods', subresource: 'exec', name: 'web-0' },
+    ]);
+    const bob = await check(['-f', podFile('capture-bob', podCheckpoint('web-0')), '--as', 'bob', '-o', 'json']);
+    expect(bob.code).toBe(1);
+    expect((JSON.parse(bob.out) as { validate: { outcome: string; message: string } }).validate).toMatchObject({
+      outcome: 'capture-unauthorized',
+      message: expect.stringContaining('cannot create pods/exec on Pod "web-0"') as string,
+    });
+  });
+
+  it('knows only the checkpoint objects of enabled sources that name a source Pod', async () => {
+    const gke = podFile('gke', { apiVersion: 'podsnapshot.gke.io/v1', kind: 'PodSnapshot', metadata: { name: 's' }, spec: {} });
+    await expect(check(['-f', gke])).rejects.toThrow(
+      /holds a PodSnapshot \(podsnapshot\.gke\.io\/v1\), not an object restore-guard checks: .*podcheckpoints\.node\.k8s\.io \(a capture\)$/,
+    );
+  });
+});
+
 describe('restore-guard check cannot decide', () => {
   it('refuses a file that is neither a Pod nor a workload, and a namespace that contradicts the Pod', async () => {
     const service = podFile('service', { apiVersion: 'v1', kind: 'Service', metadata: { name: 's' }, spec: {} });
