@@ -25,7 +25,8 @@ Usage:
 
 Reads the Pod from the file ('-': standard input), the live policy, and the checkpoint (or snapshot) and
 RuntimeClass through your kubeconfig, then runs the mutating and the validating webhook's decision code in
-order, the validating one on the patched Pod. Nothing is created.
+order, the validating one on the patched Pod. Nothing is created. The file may also hold a workload (its
+writer is checked) or a new checkpoint object (taking it needs exec on its source Pod).
 
 Flags:
   -f, --filename FILE           the Pod (YAML or JSON, one object)
