@@ -29,3 +29,34 @@ caBundle: {{ .Values.caBundle }}
 {{- fail (printf "sources.%s is on: list `- preset: %s` in the sources of the policy value too (README \"Restore sources\": enable both, or neither)" .flag .preset) -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+Checks the mtls values (enabled): exactly one CA source, and at least one pinned name. A client CA alone admits
+every certificate it signed, and a cluster CA signs every user's and node's (README "Threat model"); with 8443
+open to all addresses, an unpinned CA would let any of them forge AdmissionReviews.
+*/}}
+{{- define "restore-guard.mtlsChecked" -}}
+{{- $m := .Values.mtls -}}
+{{- if and $m.clientCA $m.existingConfigMap -}}
+{{- fail "mtls: set clientCA or existingConfigMap, not both" -}}
+{{- end -}}
+{{- if not (or $m.clientCA $m.existingConfigMap) -}}
+{{- fail "mtls.enabled is true: set mtls.clientCA (PEM of the CAs that sign kube-apiserver's webhook client certificate) or mtls.existingConfigMap (a ConfigMap with key ca.crt)" -}}
+{{- end -}}
+{{- if and $m.clientCA (not (contains "-----BEGIN CERTIFICATE-----" $m.clientCA)) -}}
+{{- fail "mtls.clientCA holds no PEM certificate (-----BEGIN CERTIFICATE-----)" -}}
+{{- end -}}
+{{- if not $m.allowedNames -}}
+{{- fail "mtls.allowedNames is empty: name kube-apiserver's webhook client certificate (its CN or a DNS name); the client CA alone admits every certificate it signed (README \"Threat model\")" -}}
+{{- end -}}
+{{- range $m.allowedNames -}}
+{{- if or (not (kindIs "string" .)) (not (trim .)) (contains "," .) -}}
+{{- fail (printf "mtls.allowedNames: %v is not a name (a non-empty string without commas)" .) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The ConfigMap the client CA is mounted from: the chart's restore-guard-client-ca, or the admin's. */}}
+{{- define "restore-guard.clientCAConfigMap" -}}
+{{- .Values.mtls.existingConfigMap | default "restore-guard-client-ca" -}}
+{{- end -}}
