@@ -13,7 +13,7 @@ import { at } from '../support/json-path.js';
  * charts/restore-guard: `helm lint`, and `helm template` compared object by object (labels aside) with what
  * kustomize renders from manifests/, so the two install paths cannot drift: the defaults against the base plus
  * the cert-manager overlay, the sources against the source Components, monitoring against manifests/monitoring,
- * mTLS against the self-signed overlay.
+ * mTLS against the self-signed overlay, the PodCheckpoint stand-in against its Component.
  * helm and kustomize are built from the Go module proxy on first use (scripts/ensure-helm.sh, ensure-kustomize.sh).
  */
 
@@ -130,6 +130,50 @@ describe('the Helm chart', () => {
 
   it('refuses a source whose preset the policy does not list (enable both, or neither)', async () => {
     await expect(template(['--set', 'sources.dynamoSnapshot=true'])).rejects.toThrow(/list `- preset: dynamo-snapshot`/);
+  });
+
+  it("with the PodCheckpoint stand-in (and its Component's policy as the value) renders the base plus the stand-in Component", async () => {
+    const overlay = join(work, 'manifests', 'overlays', 'standin');
+    mkdirSync(overlay);
+    writeFileSync(
+      join(overlay, 'kustomization.yaml'),
+      [
+        'apiVersion: kustomize.config.k8s.io/v1beta1',
+        'kind: Kustomization',
+        'resources: [../cert-manager]',
+        'components: [../../components/podcheckpoint-standin]',
+        '',
+      ].join('\n'),
+    );
+    const kustomized = byName(await build(overlay));
+    const patch = parseAllDocuments(
+      readFileSync(join(ROOT, 'manifests', 'components', 'podcheckpoint-standin', 'policy-configmap-patch.yaml'), 'utf8'),
+    )[0]?.toJS() as Obj;
+    const policy = String(at(patch, 'data', 'policy.yaml'));
+    const chart = byName(
+      await template(['--set', 'podCheckpointStandIn.enabled=true', '-f', values('standin.yaml', `policy: |\n${policy.replace(/^(?=.)/gm, '  ')}`)]),
+    );
+    // The Component replaces the restore authorization's expression with a JSON patch, whose folded scalar
+    // kustomize reads with one line break before the more-indented `.name(...)` line where it reads two from the
+    // base (and the chart): the same CEL, spaced apart differently. Compared with whitespace collapsed.
+    for (const objects of [chart, kustomized]) {
+      const validation = at(objects['ValidatingAdmissionPolicy/restore-guard.dev'], 'spec', 'validations', 0) as Obj;
+      validation.expression = String(validation.expression).replace(/\s+/g, ' ');
+    }
+    expect(chart).toEqual(kustomized);
+    expect(Object.keys(chart)).toContain('CustomResourceDefinition/podcheckpoints.checkpoint.k8s.io');
+    expect(parsePolicy(policy)).toMatchObject({ ok: true, policy: { checkpointAPI: { group: 'checkpoint.k8s.io' } } });
+  });
+
+  it('refuses the stand-in unless the policy names its group, and that group without the stand-in', async () => {
+    await expect(template(['--set', 'podCheckpointStandIn.enabled=true'])).rejects.toThrow(
+      /podCheckpointStandIn.enabled is on: the policy value must say `checkpointAPI: \{group: checkpoint.k8s.io\}` \(.* it says node.k8s.io\)/,
+    );
+    const other = values('other-group.yaml', 'policy: |\n  checkpointAPI: {group: checkpoint.k8s.io, version: v1alpha1}\n');
+    await expect(template(['-f', other])).rejects.toThrow(
+      /checkpointAPI.group is checkpoint.k8s.io, but the chart grants and checks podcheckpoints in node.k8s.io/,
+    );
+    await expect(template(['-f', other, '--set', 'podCheckpointStandIn.enabled=true'])).resolves.toBeDefined();
   });
 
   it('with monitoring on adds exactly what manifests/monitoring holds', async () => {

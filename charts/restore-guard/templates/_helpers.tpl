@@ -60,3 +60,30 @@ open to all addresses, an unpinned CA would let any of them forge AdmissionRevie
 {{- define "restore-guard.clientCAConfigMap" -}}
 {{- .Values.mtls.existingConfigMap | default "restore-guard-client-ca" -}}
 {{- end -}}
+
+{{/*
+The group restore-guard reads PodCheckpoints from, which the ClusterRole grants and the companion policy's
+authorizer check names: node.k8s.io (upstream), or checkpoint.k8s.io with the stand-in (kube-apiserver cannot
+serve a CRD in node.k8s.io, a group it serves itself).
+*/}}
+{{- define "restore-guard.checkpointGroup" -}}
+{{- if .Values.podCheckpointStandIn.enabled -}}checkpoint.k8s.io{{- else -}}node.k8s.io{{- end -}}
+{{- end -}}
+
+{{/*
+Fails unless the policy value's checkpointAPI.group (node.k8s.io when unset) is that group: the policy is the
+admin's text, so the chart does not rewrite it (the stand-in Component patches it), it checks it.
+*/}}
+{{- define "restore-guard.requireCheckpointGroup" -}}
+{{- $want := include "restore-guard.checkpointGroup" . -}}
+{{- $api := (fromYaml .Values.policy).checkpointAPI -}}
+{{- $got := "node.k8s.io" -}}
+{{- if and (kindIs "map" $api) (hasKey $api "group") -}}{{- $got = toString $api.group -}}{{- end -}}
+{{- if ne $got $want -}}
+{{- if .Values.podCheckpointStandIn.enabled -}}
+{{- fail (printf "podCheckpointStandIn.enabled is on: the policy value must say `checkpointAPI: {group: checkpoint.k8s.io}` (the stand-in CRD's group; it says %s). README \"Clusters without the upstream API\"" $got) -}}
+{{- else -}}
+{{- fail (printf "the policy value's checkpointAPI.group is %s, but the chart grants and checks podcheckpoints in node.k8s.io (checkpoint.k8s.io with podCheckpointStandIn.enabled)" $got) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
