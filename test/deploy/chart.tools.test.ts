@@ -5,13 +5,15 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { renewCertificates } from '../../src/certs/authority.js';
 import { parsePolicy } from '../../src/policy/parse.js';
 import { at } from '../support/json-path.js';
 
 /**
  * charts/restore-guard: `helm lint`, and `helm template` compared object by object (labels aside) with what
  * kustomize renders from manifests/, so the two install paths cannot drift: the defaults against the base plus
- * the cert-manager overlay, the sources against the source Components, monitoring against manifests/monitoring.
+ * the cert-manager overlay, the sources against the source Components, monitoring against manifests/monitoring,
+ * mTLS against the self-signed overlay, the PodCheckpoint stand-in against its Component.
  * helm and kustomize are built from the Go module proxy on first use (scripts/ensure-helm.sh, ensure-kustomize.sh).
  */
 
@@ -130,11 +132,108 @@ describe('the Helm chart', () => {
     await expect(template(['--set', 'sources.dynamoSnapshot=true'])).rejects.toThrow(/list `- preset: dynamo-snapshot`/);
   });
 
+  it("with the PodCheckpoint stand-in (and its Component's policy as the value) renders the base plus the stand-in Component", async () => {
+    const overlay = join(work, 'manifests', 'overlays', 'standin');
+    mkdirSync(overlay);
+    writeFileSync(
+      join(overlay, 'kustomization.yaml'),
+      [
+        'apiVersion: kustomize.config.k8s.io/v1beta1',
+        'kind: Kustomization',
+        'resources: [../cert-manager]',
+        'components: [../../components/podcheckpoint-standin]',
+        '',
+      ].join('\n'),
+    );
+    const kustomized = byName(await build(overlay));
+    const patch = parseAllDocuments(
+      readFileSync(join(ROOT, 'manifests', 'components', 'podcheckpoint-standin', 'policy-configmap-patch.yaml'), 'utf8'),
+    )[0]?.toJS() as Obj;
+    const policy = String(at(patch, 'data', 'policy.yaml'));
+    const chart = byName(
+      await template(['--set', 'podCheckpointStandIn.enabled=true', '-f', values('standin.yaml', `policy: |\n${policy.replace(/^(?=.)/gm, '  ')}`)]),
+    );
+    // The Component replaces the restore authorization's expression with a JSON patch, whose folded scalar
+    // kustomize reads with one line break before the more-indented `.name(...)` line where it reads two from the
+    // base (and the chart): the same CEL, spaced apart differently. Compared with whitespace collapsed.
+    for (const objects of [chart, kustomized]) {
+      const validation = at(objects['ValidatingAdmissionPolicy/restore-guard.dev'], 'spec', 'validations', 0) as Obj;
+      validation.expression = String(validation.expression).replace(/\s+/g, ' ');
+    }
+    expect(chart).toEqual(kustomized);
+    expect(Object.keys(chart)).toContain('CustomResourceDefinition/podcheckpoints.checkpoint.k8s.io');
+    expect(parsePolicy(policy)).toMatchObject({ ok: true, policy: { checkpointAPI: { group: 'checkpoint.k8s.io' } } });
+  });
+
+  it('refuses the stand-in unless the policy names its group, and that group without the stand-in', async () => {
+    await expect(template(['--set', 'podCheckpointStandIn.enabled=true'])).rejects.toThrow(
+      /podCheckpointStandIn.enabled is on: the policy value must say `checkpointAPI: \{group: checkpoint.k8s.io\}` \(.* it says node.k8s.io\)/,
+    );
+    const other = values('other-group.yaml', 'policy: |\n  checkpointAPI: {group: checkpoint.k8s.io, version: v1alpha1}\n');
+    await expect(template(['-f', other])).rejects.toThrow(
+      /checkpointAPI.group is checkpoint.k8s.io, but the chart grants and checks podcheckpoints in node.k8s.io/,
+    );
+    await expect(template(['-f', other, '--set', 'podCheckpointStandIn.enabled=true'])).resolves.toBeDefined();
+  });
+
   it('with monitoring on adds exactly what manifests/monitoring holds', async () => {
     const chart = await template(['--set', 'monitoring.serviceMonitor=true,monitoring.prometheusRule=true,monitoring.dashboard=true']);
     const defaults = byName(await template());
     const added = Object.fromEntries(Object.entries(byName(chart)).filter(([key]) => !(key in defaults)));
     expect(added).toEqual(byName(await build(join(ROOT, 'manifests', 'monitoring'))));
+  });
+
+  it("with mTLS (the client CA bundle, the pinned name) renders the self-signed overlay's Deployment, NetworkPolicy and client CA ConfigMap", async () => {
+    const generated = join(work, 'manifests', 'overlays', 'self-signed', 'generated');
+    const issued = await renewCertificates({ outDir: generated });
+    const kustomized = byName(await build(join(work, 'manifests', 'overlays', 'self-signed')));
+    const chart = byName(await template(['--set', 'mtls.enabled=true', '--set-file', `mtls.clientCA=${issued.files.caBundle}`]));
+    const mtlsObjects = ['Deployment/restore-guard', 'NetworkPolicy/restore-guard', 'ConfigMap/restore-guard-client-ca'];
+    for (const key of mtlsObjects) expect(chart[key], key).toEqual(kustomized[key]);
+    expect(at(chart['ConfigMap/restore-guard-client-ca'], 'data', 'ca.crt')).toBe(readFileSync(issued.files.caBundle, 'utf8'));
+    // Nothing else changes: the certificates stay cert-manager's (the overlay's Secret and caBundle are its own).
+    const defaults = byName(await template());
+    expect(Object.keys(chart).sort()).toEqual([...Object.keys(defaults), 'ConfigMap/restore-guard-client-ca'].sort());
+    for (const key of Object.keys(defaults).filter((k) => !mtlsObjects.includes(k))) expect(chart[key], key).toEqual(defaults[key]);
+  });
+
+  it('mTLS: an existing ConfigMap instead, several names, CIDRs that narrow 8443; no CA source or no pinned name is refused', async () => {
+    const docs = await template([
+      '-f',
+      values(
+        'mtls.yaml',
+        [
+          'mtls: {enabled: true, existingConfigMap: my-client-ca, allowedNames: [apiserver-a, apiserver-b.example]}',
+          'networkPolicy: {admissionFromCIDRs: [10.0.0.0/28]}',
+          '',
+        ].join('\n'),
+      ),
+    ]);
+    expect(docs.map(name)).not.toContain('ConfigMap/restore-guard-client-ca');
+    const pod = at(
+      docs.find((d) => d.kind === 'Deployment'),
+      'spec',
+      'template',
+      'spec',
+    ) as Obj;
+    expect((at(pod, 'containers', 0, 'args') as string[]).slice(-2)).toEqual([
+      '--client-ca-file=/etc/restore-guard/client-ca/ca.crt',
+      '--client-allowed-names=apiserver-a,apiserver-b.example',
+    ]);
+    expect((pod.volumes as Obj[]).find((v) => v.name === 'client-ca')).toEqual({ name: 'client-ca', configMap: { name: 'my-client-ca' } });
+    const policy = docs.find((d) => d.kind === 'NetworkPolicy') as Obj;
+    expect(at(policy, 'spec', 'ingress')).toEqual([
+      { ports: [{ protocol: 'TCP', port: 8443 }], from: [{ ipBlock: { cidr: '10.0.0.0/28' } }] },
+      { ports: [{ protocol: 'TCP', port: 8080 }] },
+    ]);
+
+    await expect(template(['--set', 'mtls.enabled=true'])).rejects.toThrow(/set mtls.clientCA .* or mtls.existingConfigMap/);
+    await expect(template(['--set', 'mtls.enabled=true,mtls.existingConfigMap=x,mtls.allowedNames=null'])).rejects.toThrow(/mtls.allowedNames is empty/);
+    await expect(template(['-f', values('mtls-unpinned.yaml', 'mtls: {enabled: true, existingConfigMap: x, allowedNames: []}\n')])).rejects.toThrow(
+      /mtls.allowedNames is empty/,
+    );
+    await expect(template(['--set', 'mtls.enabled=true,mtls.existingConfigMap=x,mtls.clientCA=y'])).rejects.toThrow(/not both/);
+    await expect(template(['--set', 'mtls.enabled=true,mtls.clientCA=not-pem'])).rejects.toThrow(/holds no PEM certificate/);
   });
 
   it('values: replicas, image, resources, NODE_OPTIONS, NetworkPolicy CIDRs, the companion policy off', async () => {

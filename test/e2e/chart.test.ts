@@ -1,5 +1,5 @@
 // charts/restore-guard against a real kube-apiserver: `helm template` with default values, with both sources,
-// with monitoring on, and without cert-manager, each applied with `kubectl apply --server-side --dry-run=server`
+// with monitoring on, with mTLS, with the PodCheckpoint stand-in, and without cert-manager, each applied with `kubectl apply --server-side --dry-run=server`
 // (the kubectl built beside kube-apiserver, as manifests.test.ts does for kustomize): the API server's own
 // validation (schemas, strict field validation, CEL of matchConditions and the ValidatingAdmissionPolicies)
 // judges every object the chart renders, and nothing is stored.
@@ -119,6 +119,62 @@ describe('the Helm chart applies to kube-apiserver with server-side dry-run', ()
     const result = await dryRun(objects);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
+  });
+
+  it('mTLS on: the client CA ConfigMap, the flags and mount, 8443 open to all', async () => {
+    const pem = '-----BEGIN CERTIFICATE-----\nnot checked by the API server\n-----END CERTIFICATE-----\n';
+    const objects = await template(['--set', 'mtls.enabled=true', '--set-string', `mtls.clientCA=${pem}`]);
+    expect(objects.map((o) => `${String(o.kind)}/${String(o.metadata?.name)}`)).toContain('ConfigMap/restore-guard-client-ca');
+    const deployment = objects.find((o) => o.kind === 'Deployment') as Manifest;
+    expect(JSON.stringify(deployment)).toContain('--client-allowed-names=kube-apiserver-admission-client');
+    const result = await dryRun(objects);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+  });
+
+  // The stand-in is the one case where the chart renders a CRD. A server-side dry-run creates nothing, so a CRD
+  // dry-run in the same apply serves nothing either: an object of its kind cannot be judged beside it (kubectl
+  // finds no mapping for the kind). The chart renders no such object (the ClusterRole rule and the companion
+  // policy name the group as strings, which needs no served API), so the dry-run of the whole chart judges the
+  // CRD itself and every object with it, whether or not the cluster serves the CRD already. This control plane
+  // does (global setup installs the stand-in Component), so here the CRD is judged as an update of that one; the
+  // second half shows the same CRD shape created fresh, under a group nothing serves.
+  it('the PodCheckpoint stand-in on (and the policy on its group): the CRD, RBAC and companion policy on checkpoint.k8s.io', async () => {
+    const objects = await template([
+      '--set',
+      'podCheckpointStandIn.enabled=true',
+      '--set-string',
+      'policy=checkpointAPI: {group: checkpoint.k8s.io}\n'.replaceAll(',', '\\,'),
+    ]);
+    const crd = objects.find((o) => o.kind === 'CustomResourceDefinition') as Manifest;
+    expect(crd.metadata?.name).toBe('podcheckpoints.checkpoint.k8s.io');
+    expect(JSON.stringify(objects.find((o) => o.kind === 'ValidatingAdmissionPolicy' && o.metadata?.name === 'restore-guard.dev'))).toContain(
+      "authorizer.group('checkpoint.k8s.io')",
+    );
+    await run(info, ['get', 'crd', 'podcheckpoints.checkpoint.k8s.io']);
+    const result = await dryRun(objects);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('customresourcedefinition.apiextensions.k8s.io/podcheckpoints.checkpoint.k8s.io serverside-applied (server dry run)');
+
+    // The same CRD under a group nothing serves (outside *.k8s.io, so without the approval annotation), with a
+    // PodCheckpoint of it, in one apply: the CRD passes the dry-run, its object cannot be judged with it.
+    const group = 'checkpoint.e2e-dry-run.restore-guard.dev';
+    const fresh = structuredClone(crd) as Manifest & { spec: { group: string }; metadata: { annotations?: Record<string, string> } };
+    fresh.metadata.name = `podcheckpoints.${group}`;
+    delete fresh.metadata.annotations?.['api-approved.kubernetes.io'];
+    fresh.spec.group = group;
+    const checkpoint = {
+      apiVersion: `${group}/v1alpha1`,
+      kind: 'PodCheckpoint',
+      metadata: { name: 'cp', namespace: 'default' },
+      spec: { sourcePod: { name: 'web-0' } },
+    };
+    const both = await dryRun([fresh, checkpoint]);
+    expect(both.stdout).toContain(`customresourcedefinition.apiextensions.k8s.io/podcheckpoints.${group} serverside-applied (server dry run)`);
+    expect(both.code).not.toBe(0);
+    expect(both.stderr).toMatch(/no matches for kind "PodCheckpoint" in version "checkpoint\.e2e-dry-run\.restore-guard\.dev\/v1alpha1"/);
+    expect((await kubectl(info, ['get', 'crd', fresh.metadata.name])).code).not.toBe(0);
   });
 
   it('without cert-manager (an existing Secret and its CA bundle), the companion policy off', async () => {
