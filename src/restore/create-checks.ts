@@ -7,7 +7,7 @@ import { denials, warnings, type RestoreDecision } from './messages.js';
 import type { PodCheckpoint } from './model.js';
 import { isPinned } from './pin.js';
 import { placedSpec, podPatch } from './placement.js';
-import { semanticDiff } from './spec-diff.js';
+import { semanticDiffExcept } from './spec-diff.js';
 
 /** What a check reads besides the Pod and the policy. */
 export type Reads = 'pod' | 'authorization' | 'checkpoint';
@@ -41,7 +41,7 @@ function isWorkloadController(user: UserInfo, pod: CreateFacts['pod']): boolean 
 }
 
 // Fields the restore sets or the kubelet owns; they never have to match the captured template.
-const IGNORED_SPEC_FIELDS = ['nodeName', 'restoreFrom', 'ephemeralContainers', 'schedulingGates'];
+const IGNORED_SPEC_FIELDS: ReadonlySet<string> = new Set(['nodeName', 'restoreFrom', 'ephemeralContainers', 'schedulingGates']);
 
 /** The checkpoint, once the checks before have established it (and its node, where the source places). */
 function foundCheckpoint(facts: CreateFacts): PodCheckpoint {
@@ -52,18 +52,16 @@ function foundCheckpoint(facts: CreateFacts): PodCheckpoint {
   return checkpoint;
 }
 
-/** The Pod spec minus what a restore may differ in, for the equality check. */
-function comparableSpec(spec: Record<string, unknown>): Record<string, unknown> {
-  const copy = { ...spec };
-  for (const field of IGNORED_SPEC_FIELDS) delete copy[field];
-  return copy;
-}
-
-/** Field paths where the Pod's spec differs from the captured template (as placed on the node). */
+/**
+ * Field paths where the Pod's spec differs from the captured template (as placed on the node), leaving
+ * out what a restore may differ in. The fields are skipped by the walk, not deleted from copies of both
+ * specs: deleting made the copies slow dictionary-mode objects, and the copies alone were a tenth of what
+ * a small restore review allocated.
+ */
 export function specDifferences(pod: CreateFacts['pod'], template: CreateFacts['pod'], node: string | undefined, placement: Policy['placement']): string[] {
   // Without a node the placement is none (a source that places names the node where the object keeps it).
   const expected = placedSpec(objectAt(template, 'spec') ?? {}, node ?? '', placement);
-  return semanticDiff(comparableSpec(objectAt(pod, 'spec') ?? {}) as CreateFacts['pod'], comparableSpec(expected) as CreateFacts['pod'], 'spec');
+  return semanticDiffExcept(objectAt(pod, 'spec') ?? {}, expected, IGNORED_SPEC_FIELDS, 'spec');
 }
 
 /** With node-affinity placement a restoring Pod must not name a node: restore-guard places it. */

@@ -1,4 +1,4 @@
-import { isObject, type Json } from '../common/json.js';
+import { isObject, type Json, type JsonObject } from '../common/json.js';
 import { sameQuantity } from './quantity.js';
 
 /**
@@ -47,8 +47,19 @@ export const POD_SPEC_SHAPE: Shape = object({
 });
 const POD_SHAPE: Shape = object({ spec: POD_SPEC_SHAPE });
 
+// The few paths the rules ask for (`spec`, `template`, `reference`), each looked up once: every review asks.
+const shapesByPath = new Map<string, Shape | undefined>();
+
 /** The shape at a field path of a Pod (`spec`, `spec.restoreFrom`, `spec.containers[0]`); undefined: no quantities. */
 export function podShapeAt(path: string): Shape | undefined {
+  if (shapesByPath.has(path)) return shapesByPath.get(path);
+  const shape = shapeAt(path);
+  // Bounded: callers pass fixed paths, but a cache must not grow with whatever it is given.
+  if (shapesByPath.size < 64) shapesByPath.set(path, shape);
+  return shape;
+}
+
+function shapeAt(path: string): Shape | undefined {
   let shape: Shape | undefined = POD_SHAPE;
   for (const part of path.split(/\.|(?=\[)/)) {
     if (shape === undefined) return undefined;
@@ -81,6 +92,37 @@ function render(path: Path, root: string): string {
   return root + parts.reverse().join('');
 }
 
+/**
+ * The fields of two objects: a's own fields in order, then those only b has. `for...in` with an own-property
+ * check visits the same keys in the same order as Object.keys without allocating a key array per object
+ * (two per pair of objects were most of what comparing a spec allocated). Keys come from the request: b's
+ * value is its own property, never an inherited member such as `constructor` (looked up only for keys
+ * that differ, so equal leaves cost nothing more).
+ */
+function walkFields(
+  a: JsonObject,
+  b: JsonObject,
+  path: Path | undefined,
+  root: string,
+  shape: Shape | undefined,
+  out: string[],
+  ignored: ReadonlySet<string> | undefined,
+): void {
+  for (const key in a) {
+    if (!Object.hasOwn(a, key) || ignored?.has(key)) continue;
+    if (a[key] !== b[key]) {
+      const other = Object.hasOwn(b, key) ? b[key] : undefined;
+      if (a[key] !== other) walk(a[key], other, { parent: path, key }, root, childShape(shape, key), out);
+    }
+  }
+  for (const key in b) {
+    if (!Object.hasOwn(b, key) || ignored?.has(key)) continue;
+    if (!Object.hasOwn(a, key) && b[key] !== undefined) {
+      walk(undefined, b[key], { parent: path, key }, root, childShape(shape, key), out);
+    }
+  }
+}
+
 function walk(a: Json | undefined, b: Json | undefined, path: Path | undefined, root: string, shape: Shape | undefined, out: string[]): void {
   if (typeof a === 'string' && typeof b === 'string') {
     if (a !== b && !(shape?.quantity === true && sameQuantity(a, b))) out.push(path ? render(path, root) : root);
@@ -99,19 +141,7 @@ function walk(a: Json | undefined, b: Json | undefined, path: Path | undefined, 
     return;
   }
   if (isObject(a) && isObject(b)) {
-    for (const key of Object.keys(a)) {
-      // Keys come from the request: b's value is its own property, never an inherited member such as
-      // `constructor` (looked up only for keys that differ, so equal leaves cost nothing more).
-      if (a[key] !== b[key]) {
-        const other = Object.hasOwn(b, key) ? b[key] : undefined;
-        if (a[key] !== other) walk(a[key], other, { parent: path, key }, root, childShape(shape, key), out);
-      }
-    }
-    for (const key of Object.keys(b)) {
-      if (!Object.hasOwn(a, key) && b[key] !== undefined) {
-        walk(undefined, b[key], { parent: path, key }, root, childShape(shape, key), out);
-      }
-    }
+    walkFields(a, b, path, root, shape, out, undefined);
     return;
   }
   if (isEmpty(a) && isEmpty(b)) return;
@@ -128,5 +158,21 @@ function walk(a: Json | undefined, b: Json | undefined, path: Path | undefined, 
 export function semanticDiff(a: Json | undefined, b: Json | undefined, path: string, shape: Shape | undefined = podShapeAt(path)): string[] {
   const out: string[] = [];
   walk(a, b, undefined, path, shape, out);
+  return out;
+}
+
+/**
+ * semanticDiff of two objects as if neither had the fields named in `ignored` (at the top level only):
+ * the same paths, in the same order, as comparing copies without those fields, without the copies.
+ */
+export function semanticDiffExcept(
+  a: JsonObject,
+  b: JsonObject,
+  ignored: ReadonlySet<string>,
+  path: string,
+  shape: Shape | undefined = podShapeAt(path),
+): string[] {
+  const out: string[] = [];
+  walkFields(a, b, undefined, path, shape, out, ignored);
   return out;
 }

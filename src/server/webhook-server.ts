@@ -1,4 +1,5 @@
-import { fastify, LogController, type FastifyError } from 'fastify';
+import { fastify, LogController, type FastifyBaseLogger, type FastifyError } from 'fastify';
+import type { Bindings, ChildLoggerOptions } from 'pino';
 import type { SecureContextOptions } from 'node:tls';
 import type { AdmissionHandler } from '../admission/handler.js';
 import { reasonFor, statusBody } from '../admission/response.js';
@@ -42,6 +43,70 @@ export interface WebhookServerOptions {
   metrics?: Pick<Metrics, 'requestsRefused'>;
 }
 
+/**
+ * The logger Fastify hands each request (`request.log`, with its `reqId`), made the first time something
+ * logs through it. Fastify made a pino child for every request: ~9 µs of CPU per review (a bare Fastify
+ * server with the same options answered in ~72 µs with a logger, ~63 without), though restore-guard logs
+ * its decisions through its own logger and Fastify writes to a request's only on faults. The child, when it
+ * is made, has the same bindings and options: the same lines.
+ */
+class DeferredRequestLogger {
+  private made: FastifyBaseLogger | undefined;
+
+  constructor(
+    private readonly parent: FastifyBaseLogger,
+    private readonly bindings: Bindings,
+    private readonly options: ChildLoggerOptions,
+  ) {}
+
+  private get logger(): FastifyBaseLogger {
+    this.made ??= this.parent.child(this.bindings, this.options);
+    return this.made;
+  }
+
+  get level(): string {
+    return this.logger.level;
+  }
+
+  set level(level: string) {
+    this.logger.level = level;
+  }
+
+  // Methods on the prototype (not a closure per request); each passes its arguments on as they came.
+  fatal(...args: unknown[]): void {
+    const logger = this.logger;
+    Reflect.apply(logger.fatal, logger, args);
+  }
+  error(...args: unknown[]): void {
+    const logger = this.logger;
+    Reflect.apply(logger.error, logger, args);
+  }
+  warn(...args: unknown[]): void {
+    const logger = this.logger;
+    Reflect.apply(logger.warn, logger, args);
+  }
+  info(...args: unknown[]): void {
+    const logger = this.logger;
+    Reflect.apply(logger.info, logger, args);
+  }
+  debug(...args: unknown[]): void {
+    const logger = this.logger;
+    Reflect.apply(logger.debug, logger, args);
+  }
+  trace(...args: unknown[]): void {
+    const logger = this.logger;
+    Reflect.apply(logger.trace, logger, args);
+  }
+  silent(...args: unknown[]): void {
+    const logger = this.logger;
+    Reflect.apply(logger.silent, logger, args);
+  }
+
+  child(bindings: Bindings, options?: ChildLoggerOptions): FastifyBaseLogger {
+    return this.logger.child(bindings, options);
+  }
+}
+
 /** The HTTPS admission server: HTTP only, no decisions; every reply is JSON. */
 export function createWebhookServer(options: WebhookServerOptions) {
   const refused = (reason: RefusalReason) => options.metrics?.requestsRefused.inc({ reason });
@@ -61,6 +126,8 @@ export function createWebhookServer(options: WebhookServerOptions) {
     clientErrorHandler: intakeClientErrorHandler(refused),
     bodyLimit: BODY_LIMIT_BYTES,
     loggerInstance: options.logger,
+    // Its methods are pino's LogFn, typed loosely since they only pass their arguments on.
+    childLoggerFactory: (logger, bindings, childOptions) => new DeferredRequestLogger(logger, bindings, childOptions) as unknown as FastifyBaseLogger,
     // One log line per restore decision comes from the admission layer; per-request logs would flood.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: false,
