@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { JsonObject } from '../../src/common/json.js';
-import { podShapeAt, semanticDiff } from '../../src/restore/spec-diff.js';
+import { podShapeAt, semanticDiff, semanticDiffExcept } from '../../src/restore/spec-diff.js';
 import { decideUpdate } from '../../src/restore/update-rules.js';
 import { restorePod } from '../support/fixtures.js';
 
@@ -195,5 +195,23 @@ describe('semanticDiff', () => {
     expect(semanticDiff(5, 5, 'spec.x')).toEqual([]);
     expect(semanticDiff(true, true, 'spec.x')).toEqual([]);
     expect(semanticDiff(5, 6, 'spec.x')).toEqual(['spec.x']);
+  });
+});
+
+describe('semanticDiffExcept: the fields a restore may change, on either side', () => {
+  const IGNORED = new Set(['nodeName', 'schedulingGates']);
+  const base: JsonObject = { containers: [{ name: 'c', image: 'img' }] };
+
+  it('skips an ignored field that only one side has, or that differs, and still reports every other field', () => {
+    expect(semanticDiffExcept({ ...base, nodeName: 'node-a' }, base, IGNORED, 'spec')).toEqual([]);
+    expect(semanticDiffExcept(base, { ...base, nodeName: 'node-a', schedulingGates: [{ name: 'g' }] }, IGNORED, 'spec')).toEqual([]);
+    expect(semanticDiffExcept({ ...base, nodeName: 'a' }, { ...base, nodeName: 'b' }, IGNORED, 'spec')).toEqual([]);
+    expect(semanticDiffExcept(base, { ...base, hostNetwork: true, nodeName: 'b' }, IGNORED, 'spec')).toEqual(['spec.hostNetwork']);
+    expect(semanticDiffExcept({ ...base, hostPID: true }, base, IGNORED, 'spec')).toEqual(['spec.hostPID']);
+  });
+
+  it('ignores only at the top level: the same name deeper is compared', () => {
+    const deep = (nodeName: string): JsonObject => ({ containers: [{ name: 'c', image: 'img', env: [{ name: 'nodeName', value: nodeName }] }] });
+    expect(semanticDiffExcept(deep('a'), deep('b'), IGNORED, 'spec')).toEqual(['spec.containers[0].env[0].value']);
   });
 });
