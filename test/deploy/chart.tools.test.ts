@@ -62,6 +62,22 @@ function byName(docs: Obj[]): Record<string, Obj> {
   }
   return out;
 }
+/** A new overlay in the work copy: the cert-manager overlay (what the chart's defaults match) plus Components. */
+function certManagerWith(dir: string, components: string[]): string {
+  const overlay = join(work, 'manifests', 'overlays', dir);
+  mkdirSync(overlay);
+  writeFileSync(
+    join(overlay, 'kustomization.yaml'),
+    [
+      'apiVersion: kustomize.config.k8s.io/v1beta1',
+      'kind: Kustomization',
+      'resources: [../cert-manager]',
+      `components: [${components.map((c) => `../../components/${c}`).join(', ')}]`,
+      '',
+    ].join('\n'),
+  );
+  return overlay;
+}
 /** A values file written to the work folder. */
 function values(file: string, text: string): string {
   const path = join(work, file);
@@ -98,18 +114,7 @@ describe('the Helm chart', () => {
   });
 
   it('with both sources (and their presets in the policy) renders the source Components, the policy aside', async () => {
-    const overlay = join(work, 'manifests', 'overlays', 'sources');
-    mkdirSync(overlay);
-    writeFileSync(
-      join(overlay, 'kustomization.yaml'),
-      [
-        'apiVersion: kustomize.config.k8s.io/v1beta1',
-        'kind: Kustomization',
-        'resources: [../cert-manager]',
-        'components: [../../components/source-dynamo-snapshot, ../../components/source-gke-pod-snapshot]',
-        '',
-      ].join('\n'),
-    );
+    const overlay = certManagerWith('sources', ['source-dynamo-snapshot', 'source-gke-pod-snapshot']);
     const kustomized = byName(await build(overlay));
     const policy =
       'apiVersion: restore-guard.dev/v1alpha1\nkind: RestorePolicy\nsources:\n  - preset: kep-5823\n  - preset: dynamo-snapshot\n  - preset: gke-pod-snapshot\n';
@@ -133,18 +138,7 @@ describe('the Helm chart', () => {
   });
 
   it("with the PodCheckpoint stand-in (and its Component's policy as the value) renders the base plus the stand-in Component", async () => {
-    const overlay = join(work, 'manifests', 'overlays', 'standin');
-    mkdirSync(overlay);
-    writeFileSync(
-      join(overlay, 'kustomization.yaml'),
-      [
-        'apiVersion: kustomize.config.k8s.io/v1beta1',
-        'kind: Kustomization',
-        'resources: [../cert-manager]',
-        'components: [../../components/podcheckpoint-standin]',
-        '',
-      ].join('\n'),
-    );
+    const overlay = certManagerWith('standin', ['podcheckpoint-standin']);
     const kustomized = byName(await build(overlay));
     const patch = parseAllDocuments(
       readFileSync(join(ROOT, 'manifests', 'components', 'podcheckpoint-standin', 'policy-configmap-patch.yaml'), 'utf8'),
