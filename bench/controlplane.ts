@@ -44,7 +44,7 @@ import { servingPair } from '../harness/controlplane/restoreguard.js';
 import { DYNAMO, installSnapshotCrds } from '../harness/controlplane/sources.js';
 import type { JsonObject } from '../src/common/json.js';
 import { pod } from './fixtures.js';
-import { median, openLoop, percentile, summarize } from './load.js';
+import { median, openLoop, percentile, postTo, summarize } from './load.js';
 import { cpuSeconds, startWebhookProcess, type ServerProcess } from './processes.js';
 
 export const ARMS = ['a', 'b', 'c'] as const;
@@ -213,28 +213,7 @@ function sender(cp: ControlPlane): Sender {
   const headers = { authorization: `Bearer ${cp.tokens[USER]}`, 'content-type': 'application/json', accept: 'application/json' };
   return {
     post: (namespace, body) =>
-      new Promise((resolve, reject) => {
-        const req = request(
-          {
-            host: server.hostname,
-            port: server.port,
-            path: `/api/v1/namespaces/${namespace}/pods?dryRun=All`,
-            method: 'POST',
-            agent,
-            headers: { ...headers, 'content-length': Buffer.byteLength(body) },
-            timeout: 30_000,
-          },
-          (res) => {
-            const chunks: Buffer[] = [];
-            res.on('data', (chunk: Buffer) => chunks.push(chunk));
-            res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-            res.on('error', reject);
-          },
-        );
-        req.on('timeout', () => req.destroy(new Error('client timeout')));
-        req.on('error', reject);
-        req.end(body);
-      }),
+      postTo({ host: server.hostname, port: server.port, path: `/api/v1/namespaces/${namespace}/pods?dryRun=All`, agent, headers, timeoutMs: 30_000 }, body),
     close: () => agent.destroy(),
   };
 }

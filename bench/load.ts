@@ -129,16 +129,24 @@ export interface Answer {
 
 /** One POST over `agent`; resolves with the status and body text. */
 export function post(target: Target, agent: Agent, path: string, body: string | Buffer): Promise<Answer> {
+  return postTo({ host: '127.0.0.1', port: target.port, path, agent, headers: { 'content-type': 'application/json' }, timeoutMs: 10_000 }, body);
+}
+
+/** One POST to any HTTPS server over `agent`, with the given headers (content-length is added). */
+export function postTo(
+  to: { host: string; port: number | string; path: string; agent: Agent; headers: Record<string, string>; timeoutMs: number },
+  body: string | Buffer,
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = request(
       {
-        host: '127.0.0.1',
-        port: target.port,
-        path,
+        host: to.host,
+        port: to.port,
+        path: to.path,
         method: 'POST',
-        agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-        timeout: 10_000,
+        agent: to.agent,
+        headers: { ...to.headers, 'content-length': Buffer.byteLength(body) },
+        timeout: to.timeoutMs,
       },
       (res) => {
         const chunks: Buffer[] = [];

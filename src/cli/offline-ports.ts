@@ -6,20 +6,13 @@ import { toPodCheckpoint } from '../restore/checkpoint.js';
 import type { RestorePorts } from '../restore/facts.js';
 import type { RestoreAccess } from '../restore/model.js';
 import { toRuntimeClassInfo } from '../restore/runtime-class.js';
+import { apiResourceOf } from './api-resource.js';
 import { InputError } from './input-error.js';
 import type { TestFile, TestGrant } from './test-file.js';
 
 /** `plural.group`, or `plural` for the core group: how a grant names a resource. */
 function resourceName(resource: { group: string; resource: string }): string {
   return resource.group ? `${resource.resource}.${resource.group}` : resource.resource;
-}
-
-/** The resource an object is of, by Kubernetes' convention: apiVersion's group and version, and the kind lower-cased plus "s". */
-export function apiResourceOf(object: JsonObject): { group: string; version: string; resource: string } {
-  const apiVersion = typeof object.apiVersion === 'string' ? object.apiVersion : '';
-  const slash = apiVersion.indexOf('/');
-  const kind = typeof object.kind === 'string' ? object.kind : '';
-  return { group: slash < 0 ? '' : apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1), resource: `${kind.toLowerCase()}s` };
 }
 
 function grants(grant: TestGrant, user: UserInfo, access: RestoreAccess): boolean {

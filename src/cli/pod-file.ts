@@ -3,8 +3,9 @@ import { parseAllDocuments } from 'yaml';
 import { isObject, type JsonObject } from '../common/json.js';
 import type { RestoreSource } from '../policy/sources.js';
 import { BUILT_IN_WORKLOADS, type WorkloadKind } from '../policy/workloads.js';
+import { capturingSource } from '../restore/capture.js';
+import { apiResourceOf } from './api-resource.js';
 import { InputError } from './input-error.js';
-import { apiResourceOf } from './offline-ports.js';
 
 /** Reads one YAML or JSON document from a file ('-': standard input). */
 export async function readDocument(file: string, readStdin: () => Promise<string> = stdinText): Promise<unknown> {
@@ -53,7 +54,7 @@ export function asCheckedObject(value: unknown, file: string, workloads: readonl
   const { apiVersion, kind } = value;
   const workload = workloads.find((w) => `${w.group}/${w.version}` === apiVersion && w.kind === kind);
   const api = apiResourceOf(value);
-  const capture = captures.find((s) => s.sourcePod && s.resource.group === api.group && s.resource.resource === api.resource);
+  const capture = capturingSource(captures, api);
   const checked = workload
     ? { kind: workload.kind, group: workload.group, version: workload.version, resource: workload.resource }
     : capture && typeof kind === 'string'

@@ -6,8 +6,8 @@ import type { UserInfo } from '../admission/request.js';
 import { dictionary, type JsonObject } from '../common/json.js';
 import { defaultPolicy, type Policy } from '../policy/policy.js';
 import { parsePolicy } from '../policy/parse.js';
+import { apiResourceOf } from './api-resource.js';
 import { InputError } from './input-error.js';
-import { apiResourceOf } from './offline-ports.js';
 
 export const TEST_KIND = 'RestoreGuardTest';
 

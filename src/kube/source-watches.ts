@@ -1,4 +1,5 @@
 import type { Deadline } from '../admission/deadline.js';
+import { memoizedPer } from '../common/memo.js';
 import type { RestoreSource } from '../policy/sources.js';
 import type { PodCheckpoint } from '../restore/model.js';
 import type { CheckpointSource } from '../restore/ports.js';
@@ -10,18 +11,10 @@ export interface WatchedObjects extends Required<CheckpointSource> {
   isFresh(): boolean;
 }
 
-const keys = new WeakMap<RestoreSource, string>();
-
 /** Sources that read the same objects the same way share one watch (the key is made once per source: every review asks). */
-function watchKey(source: RestoreSource): string {
-  let key = keys.get(source);
-  if (key === undefined) {
-    const { resource, ready, placement, template, preset } = source;
-    key = JSON.stringify([resource.group, resource.version, resource.resource, ready, placement.nodePath, template?.path, preset === 'kep-5823']);
-    keys.set(source, key);
-  }
-  return key;
-}
+const watchKey = memoizedPer(({ resource, ready, placement, template, preset }: RestoreSource): string =>
+  JSON.stringify([resource.group, resource.version, resource.resource, ready, placement.nodePath, template?.path, preset === 'kep-5823']),
+);
 
 /**
  * One watch cache per enabled source, following the live policy: a source added starts its watch before

@@ -1,4 +1,5 @@
 import { own } from '../common/json.js';
+import { memoizedPer } from '../common/memo.js';
 import { kep5823Source, type RestoreSource } from './sources.js';
 import { DEFAULT_CONTROLLERS, type Delegation, type WorkloadKind } from './workloads.js';
 
@@ -84,18 +85,10 @@ export interface CaptureAccess {
 /** A source as the policy holds it: KEP-5823 by reference to the top-level fields, any other spelled out. */
 export type ConfiguredSource = { preset: 'kep-5823' } | RestoreSource;
 
-// A policy is never changed once built, and every review asks: spelled out once per policy.
-const spelledOut = new WeakMap<Policy, RestoreSource[]>();
-
-/** The policy's sources with every field spelled out. */
-export function sourcesOf(policy: Policy): RestoreSource[] {
-  let sources = spelledOut.get(policy);
-  if (!sources) {
-    sources = policy.sources.map((source) => ('name' in source ? source : kep5823Source(policy)));
-    spelledOut.set(policy, sources);
-  }
-  return sources;
-}
+/** The policy's sources with every field spelled out (once per policy: it never changes once built, and every review asks). */
+export const sourcesOf: (policy: Policy) => RestoreSource[] = memoizedPer((policy) =>
+  policy.sources.map((source) => ('name' in source ? source : kep5823Source(policy))),
+);
 
 export function defaultPolicy(): Policy {
   return {

@@ -25,13 +25,16 @@ export interface CaptureReview {
  */
 export function captureReviewOf(request: AdmissionRequest, sources: readonly RestoreSource[]): CaptureReview | undefined {
   if (request.operation !== 'CREATE' || request.subResource !== '' || !request.object) return undefined;
-  const source = sources.find(
-    (s): s is CapturingSource => s.sourcePod !== undefined && s.resource.group === request.group && s.resource.resource === request.resource,
-  );
+  const source = capturingSource(sources, request);
   if (!source) return undefined;
   const object = request.object;
   const namespace = request.namespace || stringAt(object, 'metadata', 'namespace') || '';
   return { request: { ...request, object }, namespace, source, sourcePod: sourcePodOf(object, source.sourcePod.path) };
+}
+
+/** The source whose objects of this group and resource name the Pod they capture, if any. */
+export function capturingSource(sources: readonly RestoreSource[], of: { group: string; resource: string }): CapturingSource | undefined {
+  return sources.find((s): s is CapturingSource => s.sourcePod !== undefined && s.resource.group === of.group && s.resource.resource === of.resource);
 }
 
 /** A present field is a capture even when unusable: an empty or wrong value is denied, never skipped. */

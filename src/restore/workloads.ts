@@ -1,23 +1,19 @@
 import type { AdmissionRequest } from '../admission/request.js';
 import { fieldAt, isObject, stringAt, type JsonObject } from '../common/json.js';
+import { memoizedPer } from '../common/memo.js';
 import type { Policy } from '../policy/policy.js';
 import type { RestoreSource } from '../policy/sources.js';
 import { BUILT_IN_WORKLOADS, type WorkloadKind } from '../policy/workloads.js';
 import { referenceOf } from './reference.js';
 import type { SourceReference } from './scope.js';
 
+// Asked by every review; a policy is never changed once built.
+const kindsOf = memoizedPer((workloads: Policy['workloads']): WorkloadKind[] => [...BUILT_IN_WORKLOADS, ...workloads.kinds]);
+
 /** The built-in workload kinds and the policy's own. */
 export function workloadKinds(policy: Pick<Policy, 'workloads'>): WorkloadKind[] {
-  // Asked by every review; a policy is never changed once built.
-  let kinds = allKinds.get(policy.workloads);
-  if (!kinds) {
-    kinds = [...BUILT_IN_WORKLOADS, ...policy.workloads.kinds];
-    allKinds.set(policy.workloads, kinds);
-  }
-  return kinds;
+  return kindsOf(policy.workloads);
 }
-
-const allKinds = new WeakMap<Policy['workloads'], WorkloadKind[]>();
 
 /** A workload's Pod template (metadata and spec), or undefined when it has none. */
 export function templateOf(object: unknown, kind: Pick<WorkloadKind, 'templatePath'>): JsonObject | undefined {
