@@ -187,8 +187,8 @@ export const rssMiB = (pid: number): number | undefined => statusMiB(pid, 'VmRSS
 /** The anonymous part of the RSS (heap, malloc) in MiB; the rest is mostly the node binary, shared. */
 export const rssAnonMiB = (pid: number): number | undefined => statusMiB(pid, 'RssAnon');
 
-/** The values of one metric on the webhook's /metrics (summed over labels), undefined when absent. */
-export async function scrapeMetric(metricsPort: number, name: string): Promise<number | undefined> {
+/** The values of some metrics on the webhook's /metrics (each summed over labels; absent ones left out), in one scrape. */
+export async function scrapeMetrics(metricsPort: number, names: readonly string[]): Promise<Map<string, number>> {
   const text = await new Promise<string>((resolve) => {
     const req = get({ host: '127.0.0.1', port: metricsPort, path: '/metrics', timeout: 2000 }, (res) => {
       let body = '';
@@ -199,11 +199,39 @@ export async function scrapeMetric(metricsPort: number, name: string): Promise<n
     req.on('error', () => resolve(''));
     req.on('timeout', () => req.destroy());
   });
-  let sum: number | undefined;
+  const values = new Map<string, number>();
   for (const line of text.split('\n')) {
-    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum = (sum ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
+    const name = /^[A-Za-z_:][\w:]*/.exec(line)?.[0];
+    if (name === undefined || !names.includes(name)) continue;
+    values.set(name, (values.get(name) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
   }
-  return sum;
+  return values;
+}
+
+/** The value of one metric on the webhook's /metrics (summed over labels), undefined when absent. */
+export async function scrapeMetric(metricsPort: number, name: string): Promise<number | undefined> {
+  return (await scrapeMetrics(metricsPort, [name])).get(name);
+}
+
+/** prom-client's event-loop monitor: a timer every 10 ms, so an idle loop measures 10 ms between turns. */
+const EVENT_LOOP_RESOLUTION_MS = 10;
+
+export interface EventLoopDelay {
+  /** The longest and the 99th-percentile wait of a due timer, in ms, since the previous scrape. */
+  maxMs: number;
+  p99Ms: number;
+}
+
+/**
+ * How long the webhook's event loop kept work waiting since the previous scrape (prom-client resets its
+ * histogram at every scrape, so a first call starts a window): what a review queued behind a list page or a
+ * garbage collection waited, measured inside the webhook, whatever the load generator's own lag.
+ */
+export async function eventLoopDelay(metricsPort: number): Promise<EventLoopDelay | undefined> {
+  const [max, p99] = ['restore_guard_nodejs_eventloop_lag_max_seconds', 'restore_guard_nodejs_eventloop_lag_p99_seconds'];
+  const values = await scrapeMetrics(metricsPort, [max, p99]);
+  const ms = (name: string) => Math.max(0, (values.get(name) ?? Number.NaN) * 1000 - EVENT_LOOP_RESOLUTION_MS);
+  return values.has(max) ? { maxMs: ms(max), p99Ms: ms(p99) } : undefined;
 }
 
 /** Times the main thread was preempted (nonvoluntary context switches): other tenants of a shared core. */

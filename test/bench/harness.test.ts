@@ -10,7 +10,7 @@ import { startInProcess, type FakeApiHandle } from '../../bench/fake-api.js';
 import { bigUpdateBody, passThroughBody, restoreBody, restoreBodyForUser } from '../../bench/fixtures.js';
 import { answered, burst, fixedRate, keepAliveAgent, median, percentile, post, saturate, type Target } from '../../bench/load.js';
 import { summarizeProfile } from '../../bench/profile.js';
-import { cpuSeconds, rssMiB, startWebhookProcess, type ServerProcess } from '../../bench/processes.js';
+import { cpuSeconds, eventLoopDelay, rssMiB, startWebhookProcess, type ServerProcess } from '../../bench/processes.js';
 import { generateServingPair } from '../../src/server/dev-certificate.js';
 import type { PemPair } from '../../src/tls/check.js';
 
@@ -23,7 +23,7 @@ describe('benchmark harness', () => {
   let baseline: Server;
   let baselineTarget: Target;
   let fakeApi: FakeApiHandle;
-  let webhook: ServerProcess;
+  let webhook: ServerProcess & { metricsPort: number };
   let webhookTarget: Target;
 
   beforeAll(async () => {
@@ -112,6 +112,15 @@ describe('benchmark harness', () => {
       expect(cpuSeconds(webhook.pid)).toBeGreaterThan(0);
       expect(rssMiB(webhook.pid)).toBeGreaterThan(0);
     }
+  });
+
+  it("reads the webhook's event-loop delay over a window, from its /metrics", async () => {
+    await eventLoopDelay(webhook.metricsPort);
+    await fixedRate({ target: webhookTarget, path: PATH, body: restoreBody(), rate: 50, durationS: 0.3, warmupS: 0, expectAllowed: true });
+    const delay = await eventLoopDelay(webhook.metricsPort);
+    expect(delay).toBeDefined();
+    expect(delay?.maxMs).toBeGreaterThanOrEqual(delay?.p99Ms ?? Number.NaN);
+    expect(delay?.p99Ms).toBeGreaterThanOrEqual(0);
   });
 
   it('summarizes numbers and profiles', () => {
