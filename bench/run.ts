@@ -12,6 +12,7 @@ import { ARM_NAMES, runControlPlane, type ControlPlaneResult } from './controlpl
 import { API_ACCESS_MODES, startChild, type ApiAccessMode, type FakeApiHandle } from './fake-api.js';
 import { bigUpdateBody, longQuantityUpdateBody, passThroughBody, restoreBody, restoreBodyForUser, smallRestoreBody } from './fixtures.js';
 import { answered, burst, fixedRate, keepAliveAgent, median, post, saturate, type Body, type RateResult, type SaturationResult, type Target } from './load.js';
+import { addBreakdown, breakdownTable, perfAvailable, perReview, readBreakdown, recordPerf, type Breakdown } from './perf.js';
 import { summarizeProfiles } from './profile.js';
 import {
   eventLoopDelay,
@@ -46,6 +47,10 @@ interface Config {
   rssRate: number;
   scenarios: Set<string>;
   cpuProf: boolean;
+  /** Linux perf samples of both servers over every measured saturation window, summed up by category (bench/perf.ts). */
+  perf: boolean;
+  /** Where perf writes its samples (under the run's temporary directory). */
+  perfDir?: string;
   logLevel: string;
   /** Extra Node/V8 flags for the webhook process only (e.g. heap sizing). */
   nodeOptions: string[];
@@ -95,6 +100,7 @@ function config(argv: string[]): Config {
       'sar-delay-ms': { type: 'string', default: '2' },
       scenarios: { type: 'string', default: ALL_SCENARIOS.join(',') },
       'cpu-prof': { type: 'boolean', default: false },
+      perf: { type: 'boolean', default: false },
       'log-level': { type: 'string', default: 'info' },
       'node-options': { type: 'string' },
       'scale-counts': { type: 'string' },
@@ -113,7 +119,7 @@ function config(argv: string[]): Config {
   });
   if (values.help) {
     process.stdout.write(
-      'npm run bench -- [--quick] [--repeats N] [--sar-delay-ms MS] [--scenarios a,b] [--cpu-prof]\n' +
+      'npm run bench -- [--quick] [--repeats N] [--sar-delay-ms MS] [--scenarios a,b] [--cpu-prof] [--perf]\n' +
         `  [--log-level LEVEL] [--node-options='--max-semi-space-size=2 ...' (default: the Deployment's; 'none' for none)]\n` +
         `  [--main dist/cli/main.js] [--api-access ${API_ACCESS_MODES.join('|')}] [--rss-seconds S] [--out DIR]\n` +
         `  [--scale-counts 10,1000,10000,100000] [--scale-seconds S]\n` +
@@ -155,6 +161,7 @@ function config(argv: string[]): Config {
     rssRate: 1000,
     scenarios,
     cpuProf: values['cpu-prof'],
+    perf: values.perf,
     logLevel: values['log-level'],
     nodeOptions:
       values['node-options'] === undefined
@@ -185,6 +192,8 @@ const log = (message: string): void => void process.stderr.write(`[bench] ${mess
 interface TargetRun {
   saturation: SaturationResult[];
   rates: Record<string, RateResult[]>;
+  /** With --perf: samples by category over the measured saturation windows, and the answers sent in them. */
+  perf?: { breakdown: Breakdown; reviews: number };
 }
 
 interface Servers {
@@ -205,7 +214,18 @@ async function measureTarget(
   const target = targetOf(server, ca);
   const common = { target, path: scenario.path, body: scenario.body, connections: scenario.connections };
   await saturate({ ...common, durationS: cfg.warmS });
-  run.saturation.push(await saturate({ ...common, durationS: cfg.satS, pid: server.pid }));
+  const perfFile = cfg.perfDir && join(cfg.perfDir, `${server.name}-${performance.now()}.data`);
+  const recording = perfFile ? recordPerf(server.pid, cfg.satS, perfFile) : undefined;
+  const saturation = await saturate({ ...common, durationS: cfg.satS, pid: server.pid });
+  run.saturation.push(saturation);
+  if (recording && perfFile) {
+    await recording;
+    run.perf ??= { breakdown: new Map(), reviews: 0 };
+    addBreakdown(run.perf.breakdown, await readBreakdown(perfFile));
+    // perf samples for satS seconds from just after the load starts: the answers of that long at the measured rate.
+    run.perf.reviews += saturation.rps * cfg.satS;
+    await rm(perfFile, { force: true });
+  }
   for (const rate of scenario.rates) {
     const result = await fixedRate({
       target,
@@ -235,6 +255,11 @@ async function measurePair(
       log(`${name}: ${which === 'baseline' ? 'baseline' : 'restore-guard'}, repeat ${r + 1}/${cfg.repeats}`);
       await measureTarget(cfg, servers[which], servers.ca, scenario, runs[which]);
     }
+  }
+  const { baseline, webhook } = runs;
+  if (baseline.perf && webhook.perf) {
+    const table = breakdownTable(perReview(baseline.perf.breakdown, baseline.perf.reviews), perReview(webhook.perf.breakdown, webhook.perf.reviews));
+    process.stdout.write(`\n${name}, where the CPU goes (perf, ${cfg.repeats} measured windows each):\n\n${table}\n`);
   }
   return runs;
 }
@@ -327,6 +352,10 @@ async function main(): Promise<void> {
   );
   const dir = await mkdtemp(join(tmpdir(), 'rg-bench-'));
   await mkdir(cfg.outDir, { recursive: true });
+  if (cfg.perf) {
+    if (!perfAvailable()) throw new Error('--perf needs Linux perf on the PATH (Debian: linux-perf)');
+    cfg.perfDir = dir;
+  }
   const profileDir = join(cfg.outDir, `profiles-${new Date(started).toISOString().replace(/[:.]/g, '-')}`);
   const tls = await generateServingPair();
   const certFile = join(dir, 'tls.crt');
@@ -342,8 +371,16 @@ async function main(): Promise<void> {
   let rssTimer: NodeJS.Timeout | undefined;
   try {
     fakeApi = await startChild(dir, cfg.apiAccess, loadPrefix);
-    const nodeFlags = [...cfg.nodeOptions, ...(cfg.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
-    baseline = await startBaselineProcess({ script: join(import.meta.dirname, 'baseline-server.js'), certFile, keyFile, prefix: serverPrefix });
+    // perf names JIT-compiled functions from the map --perf-basic-prof writes (in both servers alike).
+    const perfFlags = cfg.perf ? ['--perf-basic-prof'] : [];
+    const nodeFlags = [...cfg.nodeOptions, ...perfFlags, ...(cfg.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
+    baseline = await startBaselineProcess({
+      script: join(import.meta.dirname, 'baseline-server.js'),
+      certFile,
+      keyFile,
+      prefix: serverPrefix,
+      nodeFlags: perfFlags,
+    });
     const webhookOptions = {
       certFile,
       keyFile,
@@ -574,6 +611,8 @@ async function main(): Promise<void> {
     if (rssTimer) clearInterval(rssTimer);
     await webhook?.stop();
     await baseline?.stop();
+    // --perf-basic-prof's symbol maps (tens of MB after a run).
+    if (cfg.perf) for (const server of [webhook, baseline]) if (server) await rm(`/tmp/perf-${server.pid}.map`, { force: true });
     await fakeApi?.close();
     await rm(dir, { recursive: true, force: true });
   }

@@ -9,6 +9,7 @@ import { createBaselineServer, listen } from '../../bench/baseline-server.js';
 import { startInProcess, type FakeApiHandle } from '../../bench/fake-api.js';
 import { bigUpdateBody, passThroughBody, restoreBody, restoreBodyForUser } from '../../bench/fixtures.js';
 import { answered, burst, fixedRate, keepAliveAgent, median, percentile, post, saturate, type Target } from '../../bench/load.js';
+import { breakdownOf, breakdownTable, perReview, PERF_FREQUENCY } from '../../bench/perf.js';
 import { summarizeProfile } from '../../bench/profile.js';
 import { cpuSeconds, eventLoopDelay, rssMiB, startWebhookProcess, type ServerProcess } from '../../bench/processes.js';
 import { generateServingPair } from '../../src/server/dev-certificate.js';
@@ -137,5 +138,43 @@ describe('benchmark harness', () => {
     expect(summary.totalSamples).toBe(4);
     expect(summary.functions[0]).toEqual({ name: 'semanticDiff dist/restore/spec-diff.js:17', share: 0.75 });
     expect(summary.packages[0]).toEqual({ name: 'restore-guard restore/spec-diff.js', share: 0.75 });
+  });
+
+  it('charges each perf sample to the innermost frame that names a category', () => {
+    const script = [
+      'MainThread ',
+      '\t 1 v8::internal::JsonParser<unsigned char>::ParseJsonObject (/node)',
+      '\t 2 v8::internal::Builtin_JsonParse (/node)',
+      '\t 3 JS:+onEnd file:///x/dist/server/intake-limits.js:359:23 (/tmp/perf-1.map)',
+      '',
+      'MainThread ',
+      "\t 4 JS:*'walkFields file:///x/dist/restore/spec-diff.js:80:20 (/tmp/perf-1.map)",
+      "\t 5 JS:+'decide file:///x/dist/restore/decider.js:35:17 (/tmp/perf-1.map)",
+      '',
+      'V8Worker ',
+      '\t 6 v8::internal::ConcurrentMarking::RunMajor (/node)',
+      '',
+      'MainThread ',
+      "\t 7 JS:+'create file:///x/dist/restore/validator.js:24:17 (/tmp/perf-1.map)",
+      '',
+    ].join('\n');
+    const breakdown = breakdownOf(script);
+    expect(Object.fromEntries(breakdown)).toEqual({
+      'JSON.parse': 1,
+      'restore rules: spec comparison': 1,
+      "V8's helper threads (GC, compiling)": 1,
+      'restore rules: the rest': 1,
+    });
+    // One sample is 1/PERF_FREQUENCY s of CPU: over one review, ~1,001 µs.
+    expect(perReview(breakdown, 1).get('JSON.parse')).toBeCloseTo(1e6 / PERF_FREQUENCY);
+    const table = breakdownTable(
+      new Map([['JSON.parse', 10]]),
+      new Map([
+        ['JSON.parse', 12],
+        ['Fastify', 5],
+      ]),
+    );
+    expect(table).toContain('| JSON.parse | 10.0 | 12.0 | +2.0 |');
+    expect(table).toContain('| **total** | 10.0 | 17.0 | +7.0 |');
   });
 });
