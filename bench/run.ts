@@ -662,7 +662,11 @@ async function runScale(
     for (const count of cfg.scaleCounts) {
       // The fake API shares the load generator's core and streams up to 800 MB per list: at a lower
       // priority, so the load generator's timing is not what a relist measures.
-      const api = await startChild(dir, cfg.apiAccess, ['nice', '-n', '15', ...env.loadPrefix]);
+      // A directory of its own: the reference's restore-guard follows its service account files, and a later
+      // count's fake API writing its CA and token there cut the reference off from its own API server.
+      const apiDir = join(dir, `api-${count}`);
+      await mkdir(apiDir, { recursive: true });
+      const api = await startChild(apiDir, cfg.apiAccess, ['nice', '-n', '15', ...env.loadPrefix]);
       let webhook: (ServerProcess & { metricsPort: number }) | undefined;
       const samples: number[] = [];
       let timer: NodeJS.Timeout | undefined;
@@ -695,8 +699,9 @@ async function runScale(
         // compared with the first's, so all are measured warm.
         await fixedRate({ ...load, durationS: SCALE_WARMUP_S, warmupS: 0 });
         await eventLoopDelay(webhook.metricsPort); // starts the window
-        const paired =
-          reference && (await pairedWithReference(cfg, load, { ...load, target: targetOf(reference.webhook, env.cert), pid: reference.webhook.pid }));
+        const referenceLoad = reference && { ...load, target: targetOf(reference.webhook, env.cert), pid: reference.webhook.pid };
+        const churn = churning ? { pause: () => api.churn(0), resume: () => api.churn(cfg.churnRate) } : undefined;
+        const paired = referenceLoad && (await pairedWithReference(cfg, load, referenceLoad, churn));
         const measured = paired?.measured ?? (await fixedRate({ ...load, durationS: cfg.scaleS, warmupS: 0 }));
         const eventLoop = await eventLoopDelay(webhook.metricsPort);
         const churnEvents = churning ? await api.churn(0) : 0;
@@ -785,27 +790,32 @@ async function runScale(
   return points;
 }
 
-/** Rounds of each later count's load, each followed by half as long on the reference. */
-const SCALE_ROUNDS = 4;
+/** Rounds of each later count's load, each followed by as long on the reference. */
+const SCALE_ROUNDS = 8;
 
 type FixedRateOptions = Parameters<typeof fixedRate>[0];
 
 /**
  * The p99 of a count against the reference's, measured in alternation (SCALE_ROUNDS rounds of this count's
- * load, each followed by half as long on the reference, both warm), so that a machine that slows down for
- * a while slows both: p99s of separate minutes on this shared machine differed by ×3 at the same count.
+ * load, each followed by as long on the reference), so that a machine that slows down for a while slows both:
+ * p99s of separate minutes on this shared machine differed by ×3 at the same count. Both follow the same
+ * schedule, idle periods included, and churn pauses while the reference is measured: the count's webhook
+ * shares the reference's core, and its work on checkpoint events would be counted against the reference.
  * Medians over the rounds in which the load generator kept up (all rounds when none did).
  */
 async function pairedWithReference(
   cfg: Config,
   load: Omit<FixedRateOptions, 'durationS' | 'warmupS'>,
   referenceLoad: Omit<FixedRateOptions, 'durationS' | 'warmupS'>,
+  churn?: { pause(): Promise<unknown>; resume(): Promise<unknown> },
 ): Promise<{ measured: RateResult; summary: NonNullable<ScalePoint['paired']> }> {
   const rounds: { count: RateResult; reference: RateResult }[] = [];
   for (let round = 0; round < SCALE_ROUNDS; round++) {
     // Each round opens its connections in a second of unmeasured load: handshakes are not what is compared.
     const count = await fixedRate({ ...load, durationS: cfg.scaleS / SCALE_ROUNDS, warmupS: 1 });
-    const reference = await fixedRate({ ...referenceLoad, durationS: cfg.scaleS / SCALE_ROUNDS / 2, warmupS: 1 });
+    await churn?.pause();
+    const reference = await fixedRate({ ...referenceLoad, durationS: cfg.scaleS / SCALE_ROUNDS, warmupS: 1 });
+    await churn?.resume();
     rounds.push({ count, reference });
   }
   const clean = rounds.filter((r) => Math.max(r.count.dispatchLagP99, r.reference.dispatchLagP99) <= CLEAN_LAG_MS);
