@@ -371,8 +371,9 @@ async function main(): Promise<void> {
   let rssTimer: NodeJS.Timeout | undefined;
   try {
     fakeApi = await startChild(dir, cfg.apiAccess, loadPrefix);
-    // perf names JIT-compiled functions from the map --perf-basic-prof writes (in both servers alike).
-    const perfFlags = cfg.perf ? ['--perf-basic-prof'] : [];
+    // perf names JIT-compiled functions from the map --perf-basic-prof writes (in both servers alike); the V8
+    // log that flag also writes goes to the run's temporary directory, not the working directory.
+    const perfFlags = cfg.perf ? ['--perf-basic-prof', `--logfile=${join(dir, 'v8.log')}`] : [];
     const nodeFlags = [...cfg.nodeOptions, ...perfFlags, ...(cfg.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
     baseline = await startBaselineProcess({
       script: join(import.meta.dirname, 'baseline-server.js'),
