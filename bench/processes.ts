@@ -208,11 +208,6 @@ export async function scrapeMetrics(metricsPort: number, names: readonly string[
   return values;
 }
 
-/** The value of one metric on the webhook's /metrics (summed over labels), undefined when absent. */
-export async function scrapeMetric(metricsPort: number, name: string): Promise<number | undefined> {
-  return (await scrapeMetrics(metricsPort, [name])).get(name);
-}
-
 /** prom-client's event-loop monitor: a timer every 10 ms, so an idle loop measures 10 ms between turns. */
 const EVENT_LOOP_RESOLUTION_MS = 10;
 

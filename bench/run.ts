@@ -21,7 +21,7 @@ import {
   ROOT,
   rssAnonMiB,
   rssMiB,
-  scrapeMetric,
+  scrapeMetrics,
   type EventLoopDelay,
   startBaselineProcess,
   startWebhookProcess,
@@ -215,10 +215,10 @@ async function measureTarget(
   const common = { target, path: scenario.path, body: scenario.body, connections: scenario.connections };
   await saturate({ ...common, durationS: cfg.warmS });
   const perfFile = cfg.perfDir && join(cfg.perfDir, `${server.name}-${performance.now()}.data`);
-  const recording = perfFile ? recordPerf(server.pid, cfg.satS, perfFile) : undefined;
+  const recording = perfFile && recordPerf(server.pid, cfg.satS, perfFile);
   const saturation = await saturate({ ...common, durationS: cfg.satS, pid: server.pid });
   run.saturation.push(saturation);
-  if (recording && perfFile) {
+  if (perfFile) {
     await recording;
     run.perf ??= { breakdown: new Map(), reviews: 0 };
     addBreakdown(run.perf.breakdown, await readBreakdown(perfFile));
@@ -529,16 +529,15 @@ async function main(): Promise<void> {
         expectAllowed: true,
       });
       const series = rssSamples.slice(from).map((s) => s.rss);
-      const mib = async (metric: string): Promise<number | undefined> => {
-        const bytes = await scrapeMetric((webhook as { metricsPort: number }).metricsPort, `restore_guard_${metric}`);
+      const used = 'restore_guard_nodejs_heap_size_used_bytes';
+      const total = 'restore_guard_nodejs_heap_size_total_bytes';
+      const external = 'restore_guard_nodejs_external_memory_bytes';
+      const scraped = await scrapeMetrics(webhook.metricsPort, [used, total, external]);
+      const mib = (metric: string): number | undefined => {
+        const bytes = scraped.get(metric);
         return bytes === undefined ? undefined : bytes / 1048576;
       };
-      const heap = {
-        rssAnonMiB: rssAnonMiB(webhook.pid),
-        heapUsedMiB: await mib('nodejs_heap_size_used_bytes'),
-        heapTotalMiB: await mib('nodejs_heap_size_total_bytes'),
-        externalMiB: await mib('nodejs_external_memory_bytes'),
-      };
+      const heap = { rssAnonMiB: rssAnonMiB(webhook.pid), heapUsedMiB: mib(used), heapTotalMiB: mib(total), externalMiB: mib(external) };
       const third = Math.max(1, Math.floor(series.length / 3));
       const firstThird = median(series.slice(0, third));
       const lastThird = median(series.slice(-third));
@@ -703,7 +702,7 @@ async function runScale(
         const referenceLoad = reference && { ...load, target: targetOf(reference.webhook, env.cert), pid: reference.webhook.pid };
         const churn = churning ? { pause: () => api.churn(0), resume: () => api.churn(cfg.churnRate) } : undefined;
         const paired = referenceLoad && (await pairedWithReference(cfg, load, referenceLoad, churn));
-        const measured = paired?.measured ?? (await fixedRate({ ...load, durationS: cfg.scaleS, warmupS: 0 }));
+        const measured: LatencyFigures = paired?.measured ?? (await fixedRate({ ...load, durationS: cfg.scaleS, warmupS: 0 }));
         const eventLoop = await eventLoopDelay(webhook.metricsPort);
         const churnEvents = churning ? await api.churn(0) : 0;
         const third = Math.max(1, Math.floor(samples.length / 3));
@@ -730,16 +729,7 @@ async function runScale(
           const rssBeforeMiB = rssMiB(pid) ?? Number.NaN;
           log(`scale: forced relist under ${cfg.scaleRate}/s for ${cfg.relistS} s`);
           await eventLoopDelay(webhook.metricsPort);
-          const relistLoad = fixedRate({
-            target,
-            path: '/validate?timeout=10s',
-            body,
-            rate: cfg.scaleRate,
-            durationS: cfg.relistS,
-            warmupS: 0,
-            expectAllowed: true,
-            pid,
-          });
+          const relistLoad = fixedRate({ ...load, durationS: cfg.relistS, warmupS: 0 });
           await new Promise((resolve) => setTimeout(resolve, 2000));
           await api.forceRelist();
           const relisted = await relistLoad;
@@ -796,6 +786,9 @@ const SCALE_ROUNDS = 8;
 
 type FixedRateOptions = Parameters<typeof fixedRate>[0];
 
+/** What a scale point reads of a load's result. */
+type LatencyFigures = Pick<RateResult, 'p50' | 'p99' | 'p999' | 'dispatchLagP99' | 'errors'>;
+
 /**
  * The p99 of a count against the reference's, measured in alternation (SCALE_ROUNDS rounds of this count's
  * load, each followed by as long on the reference), so that a machine that slows down for a while slows both:
@@ -809,7 +802,7 @@ async function pairedWithReference(
   load: Omit<FixedRateOptions, 'durationS' | 'warmupS'>,
   referenceLoad: Omit<FixedRateOptions, 'durationS' | 'warmupS'>,
   churn?: { pause(): Promise<unknown>; resume(): Promise<unknown> },
-): Promise<{ measured: RateResult; summary: NonNullable<ScalePoint['paired']> }> {
+): Promise<{ measured: LatencyFigures; summary: NonNullable<ScalePoint['paired']> }> {
   const rounds: { count: RateResult; reference: RateResult }[] = [];
   for (let round = 0; round < SCALE_ROUNDS; round++) {
     // Each round opens its connections in a second of unmeasured load: handshakes are not what is compared.
@@ -822,8 +815,7 @@ async function pairedWithReference(
   const clean = rounds.filter((r) => Math.max(r.count.dispatchLagP99, r.reference.dispatchLagP99) <= CLEAN_LAG_MS);
   const judged = clean.length > 0 ? clean : rounds;
   const med = (pick: (r: (typeof rounds)[number]) => number): number => median(judged.map(pick));
-  const measured: RateResult = {
-    ...(judged[0] as (typeof rounds)[number]).count,
+  const measured: LatencyFigures = {
     p50: med((r) => r.count.p50),
     p99: med((r) => r.count.p99),
     p999: med((r) => r.count.p999),
