@@ -94,6 +94,8 @@ export interface RateResult extends Latencies {
   dispatchLagP99: number;
   /** Preemptions of the server's main thread per second while measured (undefined without /proc). */
   serverPreemptionsPerS: number | undefined;
+  /** Every measured latency, in ms, when asked for (keepLatencies). */
+  latencies?: number[];
 }
 
 export function percentile(sorted: ArrayLike<number>, q: number): number {
@@ -235,6 +237,8 @@ export async function fixedRate(options: {
   maxSockets?: number;
   /** The server process, to count how often other processes took its core. */
   pid?: number;
+  /** Return every measured latency too (to pool several runs' samples). */
+  keepLatencies?: boolean;
 }): Promise<RateResult> {
   const { target, body, rate } = options;
   const agent = keepAliveAgent(target, options.maxSockets ?? 64);
@@ -275,6 +279,7 @@ export async function fixedRate(options: {
     serverPreemptionsPerS:
       preemptedAtStart !== undefined && preemptedAtEnd !== undefined && measuredS > 0 ? (preemptedAtEnd - preemptedAtStart) / measuredS : undefined,
     ...summarize(latencies),
+    ...(options.keepLatencies ? { latencies } : {}),
   };
 }
 

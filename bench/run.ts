@@ -11,7 +11,21 @@ import { generateServingPair } from '../src/server/dev-certificate.js';
 import { ARM_NAMES, runControlPlane, type ControlPlaneResult } from './controlplane.js';
 import { API_ACCESS_MODES, startChild, type ApiAccessMode, type FakeApiHandle } from './fake-api.js';
 import { bigUpdateBody, longQuantityUpdateBody, passThroughBody, restoreBody, restoreBodyForUser, smallRestoreBody } from './fixtures.js';
-import { answered, burst, fixedRate, keepAliveAgent, median, post, saturate, type Body, type RateResult, type SaturationResult, type Target } from './load.js';
+import {
+  answered,
+  burst,
+  fixedRate,
+  keepAliveAgent,
+  median,
+  post,
+  summarize,
+  saturate,
+  type Body,
+  type Latencies,
+  type RateResult,
+  type SaturationResult,
+  type Target,
+} from './load.js';
 import { addBreakdown, breakdownTable, perfAvailable, perReview, readBreakdown, recordPerf, type Breakdown } from './perf.js';
 import { summarizeProfiles } from './profile.js';
 import {
@@ -66,6 +80,8 @@ interface Config {
   scaleS: number;
   scaleRate: number;
   churnRate: number;
+  /** Rounds of each later count's load, each followed by as long on the reference. */
+  scaleRounds: number;
   relistS: number;
   /** The opt-in controlplane scenario: Pod CREATEs per second, seconds measured and of warm-up per arm. */
   controlplaneRate: number;
@@ -105,6 +121,8 @@ function config(argv: string[]): Config {
       'node-options': { type: 'string' },
       'scale-counts': { type: 'string' },
       'scale-seconds': { type: 'string' },
+      'churn-rate': { type: 'string' },
+      'scale-rounds': { type: 'string' },
       main: { type: 'string' },
       'api-access': { type: 'string', default: 'in-cluster' },
       'rss-seconds': { type: 'string' },
@@ -122,7 +140,7 @@ function config(argv: string[]): Config {
       'npm run bench -- [--quick] [--repeats N] [--sar-delay-ms MS] [--scenarios a,b] [--cpu-prof] [--perf]\n' +
         `  [--log-level LEVEL] [--node-options='--max-semi-space-size=2 ...' (default: the Deployment's; 'none' for none)]\n` +
         `  [--main dist/cli/main.js] [--api-access ${API_ACCESS_MODES.join('|')}] [--rss-seconds S] [--out DIR]\n` +
-        `  [--scale-counts 10,1000,10000,100000] [--scale-seconds S]\n` +
+        `  [--scale-counts 10,1000,10000,100000] [--scale-seconds S] [--churn-rate N (checkpoint events/s, default 100)] [--scale-rounds N]\n` +
         `  [--controlplane-rate N] [--controlplane-seconds S] [--controlplane-warmup-seconds S] [--controlplane-interleave]\n` +
         `  [--controlplane-webhooks both|validating]\n` +
         `  scenarios (default: all of): ${ALL_SCENARIOS.join(', ')}\n` +
@@ -177,7 +195,8 @@ function config(argv: string[]): Config {
     scaleCounts: (values['scale-counts'] ?? (quick ? '10,1000,10000' : '10,1000,10000,100000')).split(',').map(Number),
     scaleS: Number(values['scale-seconds'] ?? (quick ? 15 : 60)),
     scaleRate: 500,
-    churnRate: 100,
+    churnRate: Number(values['churn-rate'] ?? 100),
+    scaleRounds: Number(values['scale-rounds'] ?? 30),
     relistS: quick ? 15 : 30,
     controlplaneRate: Number(values['controlplane-rate']),
     controlplaneS: Number(values['controlplane-seconds'] ?? (quick ? 10 : 25)),
@@ -637,7 +656,14 @@ interface ScalePoint {
   /** Why this count could not be measured (e.g. the process ran out of heap before it was ready). */
   error?: string;
   /** The p99 beside the reference's, in alternation (pairedWithReference); absent for the reference itself. */
-  paired?: { p99: number; referenceP99: number; cleanRounds: number; rounds: number };
+  paired?: {
+    p99: number;
+    referenceP99: number;
+    cleanRounds: number;
+    rounds: number;
+    /** Each round's p99 of the count and of the reference, and the load generator's worse lag p99 (ms). */
+    perRound: { p99: number; referenceP99: number; lagP99: number }[];
+  };
   relist?: { pages: number; rssBeforeMiB: number; rssMaxMiB: number; p99: number; wrong: number; dispatchLagP99: number; eventLoop?: EventLoopDelay };
 }
 
@@ -659,12 +685,12 @@ async function runScale(
   // The first count's webhook stays up as the reference: each later count's load alternates with it.
   let reference: { webhook: ServerProcess & { metricsPort: number }; api: FakeApiHandle } | undefined;
   try {
-    for (const count of cfg.scaleCounts) {
+    for (const [index, count] of cfg.scaleCounts.entries()) {
       // The fake API shares the load generator's core and streams up to 800 MB per list: at a lower
       // priority, so the load generator's timing is not what a relist measures.
       // A directory of its own: the reference's restore-guard follows its service account files, and a later
       // count's fake API writing its CA and token there cut the reference off from its own API server.
-      const apiDir = join(dir, `api-${count}`);
+      const apiDir = join(dir, `api-${index}-${count}`);
       await mkdir(apiDir, { recursive: true });
       const api = await startChild(apiDir, cfg.apiAccess, ['nice', '-n', '15', ...env.loadPrefix]);
       let webhook: (ServerProcess & { metricsPort: number }) | undefined;
@@ -690,7 +716,7 @@ async function runScale(
         const listPages = await api.listCalls();
         log(`scale: ready after ${readyS.toFixed(1)} s, ${listPages} list pages, RSS ${rssAtReadyMiB.toFixed(0)} MiB`);
         timer = setInterval(() => samples.push(rssMiB(pid) ?? Number.NaN), 1000);
-        const churning = count >= 1000;
+        const churning = count >= 1000 && cfg.churnRate > 0;
         if (churning) await api.churn(cfg.churnRate);
         const target = targetOf(webhook, env.cert);
         log(`scale: restore reviews at ${cfg.scaleRate}/s for ${cfg.scaleS} s${churning ? `, ${cfg.churnRate} checkpoint events/s` : ''}`);
@@ -700,7 +726,7 @@ async function runScale(
         await fixedRate({ ...load, durationS: SCALE_WARMUP_S, warmupS: 0 });
         await eventLoopDelay(webhook.metricsPort); // starts the window
         const referenceLoad = reference && { ...load, target: targetOf(reference.webhook, env.cert), pid: reference.webhook.pid };
-        const churn = churning ? { pause: () => api.churn(0), resume: () => api.churn(cfg.churnRate) } : undefined;
+        const churn = churning && reference ? churnSwitch(api, reference.api, cfg.churnRate) : undefined;
         const paired = referenceLoad && (await pairedWithReference(cfg, load, referenceLoad, churn));
         const measured: LatencyFigures = paired?.measured ?? (await fixedRate({ ...load, durationS: cfg.scaleS, warmupS: 0 }));
         const eventLoop = await eventLoopDelay(webhook.metricsPort);
@@ -781,48 +807,79 @@ async function runScale(
   return points;
 }
 
-/** Rounds of each later count's load, each followed by as long on the reference. */
-const SCALE_ROUNDS = 8;
-
 type FixedRateOptions = Parameters<typeof fixedRate>[0];
+
+/** Moves the churn between the count's API server and the reference's, so whichever is measured has it. */
+interface ChurnSwitch {
+  toCount(): Promise<unknown>;
+  toReference(): Promise<unknown>;
+}
+
+function churnSwitch(countApi: FakeApiHandle, referenceApi: FakeApiHandle, rate: number): ChurnSwitch {
+  return {
+    toCount: async () => {
+      await referenceApi.churn(0);
+      await countApi.churn(rate);
+    },
+    toReference: async () => {
+      await countApi.churn(0);
+      await referenceApi.churn(rate);
+    },
+  };
+}
+
+/** Unmeasured load at the start of each round of the alternation. */
+const ROUND_WARMUP_S = 0.5;
 
 /** What a scale point reads of a load's result. */
 type LatencyFigures = Pick<RateResult, 'p50' | 'p99' | 'p999' | 'dispatchLagP99' | 'errors'>;
 
 /**
- * The p99 of a count against the reference's, measured in alternation (SCALE_ROUNDS rounds of this count's
+ * The p99 of a count against the reference's, measured in alternation (cfg.scaleRounds rounds of this count's
  * load, each followed by as long on the reference), so that a machine that slows down for a while slows both:
  * p99s of separate minutes on this shared machine differed by ×3 at the same count. Both follow the same
- * schedule, idle periods included, and churn pauses while the reference is measured: the count's webhook
- * shares the reference's core, and its work on checkpoint events would be counted against the reference.
- * Medians over the rounds in which the load generator kept up (all rounds when none did).
+ * schedule, idle periods included, and the same churn: while the reference is measured the churn moves to
+ * its own few checkpoints (the count's webhook, on the same core, then has none to work on), so what differs
+ * between the two is the number of checkpoints alone.
+ * Latencies are pooled over the rounds in which the load generator kept up (all rounds when none did).
  */
 async function pairedWithReference(
   cfg: Config,
   load: Omit<FixedRateOptions, 'durationS' | 'warmupS'>,
   referenceLoad: Omit<FixedRateOptions, 'durationS' | 'warmupS'>,
-  churn?: { pause(): Promise<unknown>; resume(): Promise<unknown> },
+  churn?: ChurnSwitch,
 ): Promise<{ measured: LatencyFigures; summary: NonNullable<ScalePoint['paired']> }> {
   const rounds: { count: RateResult; reference: RateResult }[] = [];
-  for (let round = 0; round < SCALE_ROUNDS; round++) {
-    // Each round opens its connections in a second of unmeasured load: handshakes are not what is compared.
-    const count = await fixedRate({ ...load, durationS: cfg.scaleS / SCALE_ROUNDS, warmupS: 1 });
-    await churn?.pause();
-    const reference = await fixedRate({ ...referenceLoad, durationS: cfg.scaleS / SCALE_ROUNDS, warmupS: 1 });
-    await churn?.resume();
+  for (let round = 0; round < cfg.scaleRounds; round++) {
+    // Each round opens its connections in half a second of unmeasured load: handshakes are not what is compared.
+    const count = await fixedRate({ ...load, durationS: cfg.scaleS / cfg.scaleRounds, warmupS: ROUND_WARMUP_S, keepLatencies: true });
+    await churn?.toReference();
+    const reference = await fixedRate({ ...referenceLoad, durationS: cfg.scaleS / cfg.scaleRounds, warmupS: ROUND_WARMUP_S, keepLatencies: true });
+    await churn?.toCount();
     rounds.push({ count, reference });
   }
   const clean = rounds.filter((r) => Math.max(r.count.dispatchLagP99, r.reference.dispatchLagP99) <= CLEAN_LAG_MS);
   const judged = clean.length > 0 ? clean : rounds;
-  const med = (pick: (r: (typeof rounds)[number]) => number): number => median(judged.map(pick));
+  // The p99 of all judged rounds' samples together: a round of a few seconds holds a thousand or so, so its
+  // own p99 is set by whether one pause of the process fell into it.
+  const pooled = (side: 'count' | 'reference'): Latencies => summarize(judged.flatMap((r) => r[side].latencies ?? []));
+  const count = pooled('count');
+  const reference = pooled('reference');
   const measured: LatencyFigures = {
-    p50: med((r) => r.count.p50),
-    p99: med((r) => r.count.p99),
-    p999: med((r) => r.count.p999),
-    dispatchLagP99: med((r) => r.count.dispatchLagP99),
+    ...count,
+    dispatchLagP99: median(judged.map((r) => r.count.dispatchLagP99)),
     errors: rounds.reduce((a, r) => a + r.count.errors + r.reference.errors, 0),
   };
-  return { measured, summary: { p99: measured.p99, referenceP99: med((r) => r.reference.p99), cleanRounds: clean.length, rounds: rounds.length } };
+  // Without the latencies: they would fill the results file.
+  const perRound = rounds.map((r) => ({
+    p99: r.count.p99,
+    referenceP99: r.reference.p99,
+    lagP99: Math.max(r.count.dispatchLagP99, r.reference.dispatchLagP99),
+  }));
+  return {
+    measured,
+    summary: { p99: count.p99, referenceP99: reference.p99, cleanRounds: clean.length, rounds: rounds.length, perRound },
+  };
 }
 
 /** The longest a review may wait behind a relist: 1 % of the 5 s `timeoutSeconds` the manifests ship. */
