@@ -5,6 +5,7 @@ import { DependencyError, type CheckpointSource } from '../restore/ports.js';
 import type { Deadline } from '../admission/deadline.js';
 import type { ApiClient } from './api-client.js';
 import type { KubeLogger } from './logger.js';
+import { CheckpointTable } from './checkpoint-table.js';
 import { CachedObjectReader, WatchedSource, type WatchTuning } from './object-reader.js';
 import { TemplateCache } from './template-cache.js';
 import { keyOf } from './watch-cache.js';
@@ -47,6 +48,7 @@ export class KubeCheckpointSource extends WatchedSource<PodCheckpoint> implement
         logger: options.logger,
         watch: options.watch,
         compact: (raw) => compactCheckpoint(raw, options.layout),
+        newStore: () => new CheckpointTable(),
         // Any change (or deletion, or an oversized version) of a checkpoint drops its template.
         onKeyEvent: (key) => templates.delete(key),
       }),

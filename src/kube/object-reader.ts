@@ -25,6 +25,7 @@ export interface ObjectReaderOptions<T = JsonObject> {
   /** What the cache keeps of each object (default: all of it). */
   compact?: (object: JsonObject) => T | undefined;
   onKeyEvent?: (key: string) => void;
+  newStore?: WatchCacheOptions<T>['newStore'];
   /** The bound of an object read with GET (default MAX_BODY_BYTES). */
   maxGetBytes?: number;
 }
@@ -34,8 +35,8 @@ export class CachedObjectReader<T = JsonObject> {
   readonly cache: WatchCache<T>;
 
   constructor(private readonly options: ObjectReaderOptions<T>) {
-    const { client, group, version, plural, metrics, logger, compact, onKeyEvent } = options;
-    this.cache = new WatchCache<T>({ client, group, version, plural, metrics, logger, compact, onKeyEvent, ...options.watch });
+    const { client, group, version, plural, metrics, logger, compact, onKeyEvent, newStore } = options;
+    this.cache = new WatchCache<T>({ client, group, version, plural, metrics, logger, compact, onKeyEvent, newStore, ...options.watch });
   }
 
   /**

@@ -5,6 +5,14 @@ import { IdleTimeoutError, MalformedLineError, MAX_WATCH_LINE_BYTES, type ApiCli
 import { ListScanner, peekStrings } from './json-stream.js';
 import { silentLogger, type KubeLogger } from './logger.js';
 
+/** Where a cache keeps what `compact` returned, by keyOf(namespace, name); a Map is one. */
+export interface CacheStore<T> {
+  get(key: string): T | undefined;
+  set(key: string, value: T): void;
+  delete(key: string): void;
+  readonly size: number;
+}
+
 export interface WatchCacheOptions<T = JsonObject> {
   client: ApiClient;
   /** API group; must not be empty (the core group is not served under /apis). */
@@ -40,6 +48,8 @@ export interface WatchCacheOptions<T = JsonObject> {
    * parsed, so what is not kept is garbage at once; undefined keeps nothing of that object.
    */
   compact?: (object: JsonObject) => T | undefined;
+  /** A new, empty store for the kept objects, at start and for each relist (default: a Map). */
+  newStore?: () => CacheStore<T>;
   /** Called with the key of every object a watch event touched (changed, deleted, or too large to keep). */
   onKeyEvent?: (key: string) => void;
   /** The bound of one object in a list page and of one watch line; over it the object is not cached. */
@@ -67,7 +77,8 @@ interface WatchOutcome {
  * While the API server is away the last known objects stay served; readers decide what stale means.
  */
 export class WatchCache<T = JsonObject> {
-  private objects = new Map<string, T>();
+  private objects: CacheStore<T>;
+  private readonly newStore: () => CacheStore<T>;
   // Since when listing or watching has been failing (undefined: it works).
   private failingSince: number | undefined;
   // When the current watch was accepted by the server, while it runs.
@@ -101,6 +112,8 @@ export class WatchCache<T = JsonObject> {
     this.now = options.now ?? Date.now;
     // Without a compaction every object is kept whole (T is then JsonObject).
     this.compact = options.compact ?? ((object) => object as T);
+    this.newStore = options.newStore ?? (() => new Map<string, T>());
+    this.objects = this.newStore();
     if (!options.group && !options.source) throw new Error('WatchCache needs an API group or its own source (the core group is not under /apis)');
     this.path = options.source?.path ?? `/apis/${options.group}/${options.version}/${options.plural}`;
     this.logger = options.logger ?? silentLogger;
@@ -258,7 +271,7 @@ export class WatchCache<T = JsonObject> {
   private async relist(): Promise<void> {
     // The new map is built beside the old one, which keeps serving reviews until the swap; it holds only
     // what `compact` keeps, so the two together stay small.
-    const objects = new Map<string, T>();
+    const objects = this.newStore();
     let resourceVersion: string;
     let skipped = 0;
     if (this.options.source) {
@@ -304,7 +317,7 @@ export class WatchCache<T = JsonObject> {
     }
   }
 
-  private keep(objects: Map<string, T>, item: unknown): void {
+  private keep(objects: CacheStore<T>, item: unknown): void {
     const key = keyOfObject(item);
     if (!key || !isObject(item)) return;
     const kept = this.compact(item);
