@@ -1,5 +1,6 @@
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { JsonObject } from '../../src/common/json.js';
 import { WatchCache, type WatchCacheOptions } from '../../src/kube/watch-cache.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
 import { toPodCheckpoint } from '../../src/restore/checkpoint.js';
@@ -131,6 +132,36 @@ describe('WatchCache against the fake API', () => {
 
     await waitFor(() => expect(cache.get('team-a', 'missed')).toBeDefined());
     expect(api.calls('podcheckpoints.list')).toBe(2);
+  });
+
+  it('keeps objects in the store newStore gives, a fresh one for each list, and reads and writes them there', async () => {
+    api.checkpoints.put(checkpointObject('team-a', 'listed'));
+    const stores: Map<string, JsonObject>[] = [];
+    const cache = newCache({
+      newStore: () => {
+        const store = new Map<string, JsonObject>();
+        stores.push(store);
+        return store;
+      },
+    });
+    cache.start();
+    await cache.waitForSync(AbortSignal.timeout(5_000));
+    await waitFor(() => expect(api.openWatches).toBe(1));
+    // One store made empty at construction, one filled by the list and swapped in.
+    expect(stores).toHaveLength(2);
+    expect([...(stores[1]?.keys() ?? [])]).toEqual(['team-a/listed']);
+    api.checkpoints.put(checkpointObject('team-a', 'watched'));
+    await waitFor(() => expect(stores[1]?.has('team-a/watched')).toBe(true));
+    expect(cache.get('team-a', 'watched')).toBe(stores[1]?.get('team-a/watched'));
+
+    // A relist (410 Gone) fills a new store.
+    await api.setFault('down');
+    api.checkpoints.put(checkpointObject('team-a', 'missed'));
+    api.checkpoints.compact();
+    await api.setFault('none');
+    await waitFor(() => expect(stores).toHaveLength(3));
+    await waitFor(() => expect(cache.get('team-a', 'missed')).toBe(stores[2]?.get('team-a/missed')));
+    expect(stores[2]?.size).toBe(3);
   });
 
   it('retries with backoff while the API server is down, then recovers and resyncs', async () => {
