@@ -1,7 +1,7 @@
 import type { Metrics } from '../observability/metrics.js';
 import type { AuthorizationAnswer, RestoreAccess } from '../restore/model.js';
 import type { UserInfo } from '../admission/request.js';
-import type { Deadline } from '../admission/deadline.js';
+import { deadlineAfter, type Deadline } from '../admission/deadline.js';
 import type { Authorizer } from '../restore/ports.js';
 import { deadlineScope, raceAbort, timeoutError } from './api-call.js';
 
@@ -56,9 +56,17 @@ interface Flight {
   deadline: SharedDeadline;
 }
 
+/** An allowed answer used in the last fifth of its TTL is asked for again in the background. */
+const REFRESH_AFTER = 0.8;
+/** How long a background refresh may take (a review's own calls have its deadline). */
+const REFRESH_BUDGET_MS = 5_000;
+
 /**
  * Caches SubjectAccessReview answers by everything that can change them, and merges identical
- * concurrent reviews into one call. Errors are never cached.
+ * concurrent reviews into one call. Errors are never cached. An allowed answer that is still in use near
+ * the end of its TTL is refreshed in the background, so a requester who keeps restoring does not wait for
+ * a round trip each time it expires (with every review of theirs that arrives meanwhile); a revoked grant
+ * is then seen sooner, not later.
  */
 export class CachedAuthorizer implements Authorizer {
   private settings: AuthorizationCacheSettings;
@@ -66,6 +74,7 @@ export class CachedAuthorizer implements Authorizer {
   private readonly metrics: Metrics | undefined;
   private readonly entries = new Map<string, Entry>();
   private readonly flights = new Map<string, Flight>();
+  private readonly refreshing = new Set<string>();
 
   constructor(
     private readonly inner: Authorizer,
@@ -97,7 +106,8 @@ export class CachedAuthorizer implements Authorizer {
     const cached = this.lookup(key);
     if (cached) {
       this.metrics?.sarCache.inc({ result: 'hit' });
-      return cached;
+      this.refreshIfOld(key, cached, user, access);
+      return cached.answer;
     }
     // Nobody would wait for the answer; do not start a review for it.
     if (deadline.signal.aborted || !(deadline.remainingMs() > 0)) throw timeoutError('SubjectAccessReview');
@@ -150,13 +160,31 @@ export class CachedAuthorizer implements Authorizer {
     }
   }
 
-  private lookup(key: string): AuthorizationAnswer | undefined {
+  private lookup(key: string): Entry | undefined {
     const entry = this.entries.get(key);
     if (!entry) return undefined;
     const ttl = entry.answer.allowed ? this.settings.allowedTtlMs : this.settings.deniedTtlMs;
-    if (this.now() - entry.storedAt < ttl) return entry.answer;
+    if (this.now() - entry.storedAt < ttl) return entry;
     this.entries.delete(key);
     return undefined;
+  }
+
+  /**
+   * One refresh per answer at a time, and only of allowed answers (denials are short-lived already). A
+   * refresh that fails changes nothing: the answer expires when it would have, and a review then asks.
+   */
+  private refreshIfOld(key: string, entry: Entry, user: UserInfo, access: RestoreAccess): void {
+    if (!entry.answer.allowed || this.refreshing.has(key) || this.flights.has(key)) return;
+    if (this.now() - entry.storedAt < this.settings.allowedTtlMs * REFRESH_AFTER) return;
+    this.refreshing.add(key);
+    this.metrics?.sarCache.inc({ result: 'refresh' });
+    void Promise.resolve()
+      .then(() => this.inner.authorize(user, access, deadlineAfter(REFRESH_BUDGET_MS)))
+      .then(
+        (answer) => this.store(key, answer),
+        () => undefined,
+      )
+      .finally(() => this.refreshing.delete(key));
   }
 
   private store(key: string, answer: AuthorizationAnswer): void {

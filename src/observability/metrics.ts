@@ -81,7 +81,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     }),
     sarCache: new Counter({
       name: 'restore_guard_subjectaccessreview_cache_total',
-      help: 'Authorization cache lookups, by result (hit|miss|merged).',
+      help: 'Authorization cache lookups, by result (hit|miss|merged), and background refreshes of answers in use near their expiry (refresh).',
       labelNames: ['result'],
       registers,
     }),

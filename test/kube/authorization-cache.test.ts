@@ -38,6 +38,9 @@ class FakeInner implements Authorizer {
   }
 }
 
+/** Lets pending promise callbacks run (a background refresh starts on a microtask). */
+const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 function clock(start = 1_000_000) {
   let now = start;
   return { now: () => now, advance: (ms: number) => (now += ms) };
@@ -67,16 +70,103 @@ describe('CachedAuthorizer', () => {
 
   it('reuses an allowed answer until its TTL passes', async () => {
     const time = clock();
-    const inner = new FakeInner(() => ({ allowed: true, reason: 'rbac' }));
+    const inner = new FakeInner();
     const cache = new CachedAuthorizer(inner, { allowedTtlMs: 10_000, deniedTtlMs: 5_000, now: time.now });
 
-    expect(await cache.authorize(alice, access, far())).toEqual({ allowed: true, reason: 'rbac' });
+    const first = cache.authorize(alice, access, far());
+    await flush();
+    inner.answer({ allowed: true, reason: 'rbac' });
+    expect(await first).toEqual({ allowed: true, reason: 'rbac' });
     time.advance(9_999);
+    // Still the cached answer (its background refresh is left pending).
+    expect(await cache.authorize(alice, access, far())).toEqual({ allowed: true, reason: 'rbac' });
+    expect(inner.calls).toHaveLength(2);
+    time.advance(1);
+    const expired = cache.authorize(alice, access, far());
+    await flush();
+    expect(inner.calls).toHaveLength(3);
+    inner.answer({ allowed: true, reason: 'refresh' });
+    inner.answer({ allowed: true, reason: 'rbac' });
+    expect(await expired).toEqual({ allowed: true, reason: 'rbac' });
+  });
+
+  it('refreshes an allowed answer used in the last fifth of its TTL in the background, so its requester does not wait when it expires', async () => {
+    const time = clock();
+    const inner = new FakeInner();
+    const metrics = createMetrics({ defaultMetrics: false });
+    const cache = new CachedAuthorizer(inner, { allowedTtlMs: 10_000, deniedTtlMs: 5_000, now: time.now, metrics });
+    const first = cache.authorize(alice, access, far());
+    await flush();
+    inner.answer({ allowed: true, reason: 'first' });
+    await first;
+
+    time.advance(7_999);
     await cache.authorize(alice, access, far());
+    await flush();
     expect(inner.calls).toHaveLength(1);
     time.advance(1);
-    await cache.authorize(alice, access, far());
+    // Answered from the cache at once while the refresh is pending, and only one refresh for many uses.
+    expect(await cache.authorize(alice, access, far())).toEqual({ allowed: true, reason: 'first' });
+    expect(await cache.authorize(alice, access, far())).toEqual({ allowed: true, reason: 'first' });
+    await flush();
     expect(inner.calls).toHaveLength(2);
+    expect(await counter(metrics, 'refresh')).toBe(1);
+    inner.answer({ allowed: true, reason: 'refreshed' });
+    await flush();
+
+    // 10 s after the first answer: the refreshed one (stored at 8 s) serves without a call.
+    time.advance(2_000);
+    expect(await cache.authorize(alice, access, far())).toEqual({ allowed: true, reason: 'refreshed' });
+    await flush();
+    expect(inner.calls).toHaveLength(2);
+  });
+
+  it('takes a denial from a refresh at once (a revoked grant is seen before the TTL), never refreshes denials, and lets a failed refresh expire', async () => {
+    const time = clock();
+    const inner = new FakeInner();
+    const cache = new CachedAuthorizer(inner, { allowedTtlMs: 10_000, deniedTtlMs: 5_000, now: time.now });
+    const ask = async (): Promise<AuthorizationAnswer> => {
+      const pending = cache.authorize(alice, access, far());
+      await flush();
+      return pending;
+    };
+    const first = ask();
+    await flush();
+    inner.answer({ allowed: true, reason: 'granted' });
+    await first;
+    time.advance(8_000);
+    await ask();
+    inner.answer({ allowed: false, reason: 'revoked' });
+    await flush();
+    expect(await ask()).toEqual({ allowed: false, reason: 'revoked' });
+    // Denials are not refreshed, however late in their TTL they are used.
+    time.advance(4_999);
+    expect(await ask()).toEqual({ allowed: false, reason: 'revoked' });
+    expect(inner.calls).toHaveLength(2);
+
+    time.advance(1);
+    const regranted = ask();
+    await flush();
+    inner.answer({ allowed: true, reason: 'granted again' });
+    await regranted;
+    time.advance(9_000);
+    await ask();
+    expect(inner.calls).toHaveLength(4);
+    inner.fail(new DependencyError('unreachable', 'the API server is away'));
+    await flush();
+    // The failed refresh left the answer as it was until its TTL...
+    time.advance(999);
+    expect(await ask()).toEqual({ allowed: true, reason: 'granted again' });
+    expect(inner.calls).toHaveLength(5);
+    inner.fail(new DependencyError('unreachable', 'still away'));
+    await flush();
+    // ...and then a review asks for itself.
+    time.advance(1);
+    const expired = ask();
+    await flush();
+    expect(inner.calls).toHaveLength(6);
+    inner.answer({ allowed: true, reason: 'back' });
+    expect(await expired).toEqual({ allowed: true, reason: 'back' });
   });
 
   it('keeps denials for the shorter denied TTL', async () => {
