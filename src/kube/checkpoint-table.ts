@@ -81,6 +81,7 @@ export class CheckpointTable implements CacheStore<PodCheckpoint> {
     const row = this.rows.get(key);
     if (row === undefined) return;
     this.rows.delete(key);
+    // set() overwrites every column of a reused row; this only lets go of the strings now.
     this.nodes[row] = undefined;
     this.reasons[row] = undefined;
     this.texts.delete(row);

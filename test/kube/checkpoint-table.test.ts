@@ -78,7 +78,7 @@ describe('CheckpointTable: compact records in columns', () => {
   it('replaces a record in place: one row, the new fields, none of the old text left behind', () => {
     const table = new CheckpointTable();
     put(table, record('ns', 'cp', { resourceVersion: 'text-1', completionTime: 'odd' }));
-    const next = record('ns', 'cp', { ready: false, notReadyReason: 'Failed', nodeName: 'node-b', resourceVersion: '7' });
+    const next = record('ns', 'cp', { ready: false, notReadyReason: 'Failed', nodeName: 'node-b', resourceVersion: undefined, completionTime: undefined });
     put(table, next);
     expect(table.size).toBe(1);
     expect(table.get('ns/cp')).toStrictEqual(next);
