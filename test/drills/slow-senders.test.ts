@@ -21,8 +21,12 @@ const MANIFEST = join(import.meta.dirname, '..', '..', 'manifests', 'base', 'dep
 const RSS_CEILING_MIB = 256;
 /** Connections each sending a near-complete 7 MiB body, then stalling. */
 const NEAR_COMPLETE = 80;
-/** Rounds each of them makes (a new connection when the last one was refused or cut). */
-const ROUNDS = 4;
+/**
+ * Rounds each of them makes at most (a new connection when the last one was refused or cut), until enough
+ * stalled uploads were cut. Most rounds are refused at once (429): with 4 rounds the attack was often over
+ * before 5 uploads had stalled long enough to be cut (~5 cuts in 320 rounds), and the drill failed by chance.
+ */
+const ROUNDS = 12;
 const BODY_TRICKLERS = 12;
 const HEADER_TRICKLERS = 6;
 
@@ -49,7 +53,7 @@ describe('slow-sender drill (built binary, the Deployment’s NODE_OPTIONS, defa
     webhook = undefined;
   });
 
-  it('80 near-complete 7 MiB bodies (x4 rounds) and 18 tricklers: reviews all answered, RSS bounded, every slow connection closed', async () => {
+  it('80 near-complete 7 MiB bodies (up to 12 rounds) and 18 tricklers: reviews all answered, RSS bounded, every slow connection closed', async () => {
     const nodeOptions = deploymentNodeOptions();
     expect(nodeOptions).toContain('--max-old-space-size=160');
     const proc = await startWebhookProcess([], { NODE_OPTIONS: nodeOptions });
