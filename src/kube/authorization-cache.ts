@@ -174,7 +174,7 @@ export class CachedAuthorizer implements Authorizer {
    * refresh that fails changes nothing: the answer expires when it would have, and a review then asks.
    */
   private refreshIfOld(key: string, entry: Entry, user: UserInfo, access: RestoreAccess): void {
-    if (!entry.answer.allowed || this.refreshing.has(key) || this.flights.has(key)) return;
+    if (!entry.answer.allowed || this.refreshing.has(key)) return;
     if (this.now() - entry.storedAt < this.settings.allowedTtlMs * REFRESH_AFTER) return;
     this.refreshing.add(key);
     this.metrics?.sarCache.inc({ result: 'refresh' });

@@ -17,7 +17,6 @@ export class CheckpointTable implements CacheStore<PodCheckpoint> {
   private readonly rows = new Map<string, number>();
   private readonly freeRows: number[] = [];
   private used = 0;
-  private capacity: number;
   private readonly nodes: (string | undefined)[] = [];
   private readonly reasons: (string | undefined)[] = [];
   private ready: Uint8Array;
@@ -27,10 +26,10 @@ export class CheckpointTable implements CacheStore<PodCheckpoint> {
   private readonly texts = new Map<number, { completionTime?: string; resourceVersion?: string }>();
 
   constructor(initialCapacity = 64) {
-    this.capacity = Math.max(1, initialCapacity);
-    this.ready = new Uint8Array(this.capacity);
-    this.completedAt = new Float64Array(this.capacity);
-    this.versions = new Float64Array(this.capacity);
+    const capacity = Math.max(1, initialCapacity);
+    this.ready = new Uint8Array(capacity);
+    this.completedAt = new Float64Array(capacity);
+    this.versions = new Float64Array(capacity);
   }
 
   get size(): number {
@@ -70,10 +69,9 @@ export class CheckpointTable implements CacheStore<PodCheckpoint> {
     const version = integerOf(checkpoint.resourceVersion);
     this.completedAt[row] = completedAt;
     this.versions[row] = version;
-    const text: { completionTime?: string; resourceVersion?: string } = {};
-    if (Number.isNaN(completedAt) && checkpoint.completionTime !== undefined) text.completionTime = checkpoint.completionTime;
-    if (Number.isNaN(version) && checkpoint.resourceVersion !== undefined) text.resourceVersion = checkpoint.resourceVersion;
-    if (text.completionTime !== undefined || text.resourceVersion !== undefined) this.texts.set(row, text);
+    const completionTime = Number.isNaN(completedAt) ? checkpoint.completionTime : undefined;
+    const resourceVersion = Number.isNaN(version) ? checkpoint.resourceVersion : undefined;
+    if (completionTime !== undefined || resourceVersion !== undefined) this.texts.set(row, { completionTime, resourceVersion });
     else this.texts.delete(row);
   }
 
@@ -89,22 +87,19 @@ export class CheckpointTable implements CacheStore<PodCheckpoint> {
   }
 
   private newRow(): number {
-    if (this.used === this.capacity) this.grow();
+    if (this.used === this.ready.length) {
+      this.ready = doubled(this.ready, new Uint8Array(this.used * 2));
+      this.completedAt = doubled(this.completedAt, new Float64Array(this.used * 2));
+      this.versions = doubled(this.versions, new Float64Array(this.used * 2));
+    }
     return this.used++;
   }
+}
 
-  private grow(): void {
-    this.capacity *= 2;
-    const ready = new Uint8Array(this.capacity);
-    ready.set(this.ready);
-    this.ready = ready;
-    const completedAt = new Float64Array(this.capacity);
-    completedAt.set(this.completedAt);
-    this.completedAt = completedAt;
-    const versions = new Float64Array(this.capacity);
-    versions.set(this.versions);
-    this.versions = versions;
-  }
+/** `into` (twice as long) with `from` copied to its start. */
+function doubled<A extends Uint8Array | Float64Array>(from: A, into: A): A {
+  into.set(from);
+  return into;
 }
 
 /** Milliseconds since the epoch of a time that secondsText gives back unchanged, else NaN. */

@@ -269,7 +269,7 @@ export class WatchCache<T = JsonObject> {
   }
 
   private async relist(): Promise<void> {
-    // The new map is built beside the old one, which keeps serving reviews until the swap; it holds only
+    // The new store is built beside the old one, which keeps serving reviews until the swap; it holds only
     // what `compact` keeps, so the two together stay small.
     const objects = this.newStore();
     let resourceVersion: string;

@@ -41,6 +41,14 @@ class FakeInner implements Authorizer {
 /** Lets pending promise callbacks run (a background refresh starts on a microtask). */
 const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/** Asks through the cache and has the inner authorizer give `answer` to the call that starts. */
+async function answeredWith(cache: CachedAuthorizer, inner: FakeInner, answer: AuthorizationAnswer): Promise<AuthorizationAnswer> {
+  const pending = cache.authorize(alice, access, far());
+  await flush();
+  inner.answer(answer);
+  return pending;
+}
+
 function clock(start = 1_000_000) {
   let now = start;
   return { now: () => now, advance: (ms: number) => (now += ms) };
@@ -73,10 +81,7 @@ describe('CachedAuthorizer', () => {
     const inner = new FakeInner();
     const cache = new CachedAuthorizer(inner, { allowedTtlMs: 10_000, deniedTtlMs: 5_000, now: time.now });
 
-    const first = cache.authorize(alice, access, far());
-    await flush();
-    inner.answer({ allowed: true, reason: 'rbac' });
-    expect(await first).toEqual({ allowed: true, reason: 'rbac' });
+    expect(await answeredWith(cache, inner, { allowed: true, reason: 'rbac' })).toEqual({ allowed: true, reason: 'rbac' });
     time.advance(9_999);
     // Still the cached answer (its background refresh is left pending).
     expect(await cache.authorize(alice, access, far())).toEqual({ allowed: true, reason: 'rbac' });
@@ -95,10 +100,7 @@ describe('CachedAuthorizer', () => {
     const inner = new FakeInner();
     const metrics = createMetrics({ defaultMetrics: false });
     const cache = new CachedAuthorizer(inner, { allowedTtlMs: 10_000, deniedTtlMs: 5_000, now: time.now, metrics });
-    const first = cache.authorize(alice, access, far());
-    await flush();
-    inner.answer({ allowed: true, reason: 'first' });
-    await first;
+    await answeredWith(cache, inner, { allowed: true, reason: 'first' });
 
     time.advance(7_999);
     await cache.authorize(alice, access, far());
@@ -130,10 +132,7 @@ describe('CachedAuthorizer', () => {
       await flush();
       return pending;
     };
-    const first = ask();
-    await flush();
-    inner.answer({ allowed: true, reason: 'granted' });
-    await first;
+    await answeredWith(cache, inner, { allowed: true, reason: 'granted' });
     time.advance(8_000);
     await ask();
     inner.answer({ allowed: false, reason: 'revoked' });
@@ -145,10 +144,7 @@ describe('CachedAuthorizer', () => {
     expect(inner.calls).toHaveLength(2);
 
     time.advance(1);
-    const regranted = ask();
-    await flush();
-    inner.answer({ allowed: true, reason: 'granted again' });
-    await regranted;
+    await answeredWith(cache, inner, { allowed: true, reason: 'granted again' });
     time.advance(9_000);
     await ask();
     expect(inner.calls).toHaveLength(4);
