@@ -101,6 +101,54 @@ describe('parseCost', () => {
     expect(parseCost(quoted)).toBe(quoted.length + 64 + 3 * 16);
   });
 
+  it('counts the structure JSON.parse finds, whatever quotes and backslash runs the strings hold, short or long', () => {
+    // Strings built from long plain runs, quotes and backslashes (JSON.stringify escapes them: runs of 1-3
+    // backslashes before a quote, escaped or not), and JSON kept inside a string, at every length around
+    // the point where a string stops being read byte by byte.
+    let seed = 7;
+    const random = (below: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return Math.floor((seed / 2147483648) * below); // the high bits: the low ones of this generator cycle
+    };
+    const text = (): string => {
+      const parts: string[] = [];
+      for (let k = random(6); k >= 0; k--) {
+        parts.push(['"', '\\', '\\"', '{[,:]}', 'é', 'a'.repeat(random(80))][random(6)] as string);
+      }
+      return parts.join('');
+    };
+    const value = (depth: number): unknown => {
+      const kind = depth > 3 ? random(3) : random(6);
+      if (kind === 0) return text();
+      if (kind === 1) return random(1000);
+      if (kind === 2) return JSON.stringify({ [text()]: [text(), random(10)] });
+      if (kind === 3) return Array.from({ length: random(4) }, () => value(depth + 1));
+      return Object.fromEntries(Array.from({ length: random(4) }, () => [text(), value(depth + 1)]));
+    };
+    const structure = (v: unknown): { containers: number; separators: number } => {
+      if (typeof v !== 'object' || v === null) return { containers: 0, separators: 0 };
+      const members = Array.isArray(v) ? v : Object.values(v);
+      // Between n elements n - 1 commas; an object also has a colon per member.
+      let separators = Math.max(0, members.length - 1) + (Array.isArray(v) ? 0 : members.length);
+      let containers = 1;
+      for (const m of members) {
+        const inner = structure(m);
+        containers += inner.containers;
+        separators += inner.separators;
+      }
+      return { containers, separators };
+    };
+    for (let round = 0; round < 300; round++) {
+      const body = Buffer.from(JSON.stringify(value(0)));
+      const { containers, separators } = structure(JSON.parse(body.toString()));
+      expect(parseCost(body)).toBe(body.length + containers * 64 + separators * 16);
+    }
+    // A string never closed, short or long, is text to the end, as JSON.parse would refuse it.
+    for (const unclosed of ['{"a":"x{[,:', `{"a":"${'x'.repeat(100)}{[,:`, `{"a":"${'x'.repeat(100)}\\"{[,:`]) {
+      expect(parseCost(Buffer.from(unclosed))).toBe(unclosed.length + 64 + 16);
+    }
+  });
+
   it('estimates at or above what V8 takes for the shapes that expand most', () => {
     // Measured on Node 24 for 7 MiB bodies: [{},...] 21.7x, [[],...] 13.7x, [0,...] 4.3x.
     const n = 100_000;
