@@ -101,12 +101,14 @@ export class CachedAuthorizer implements Authorizer {
   }
 
   async authorize(user: UserInfo, access: RestoreAccess, deadline: Deadline): Promise<AuthorizationAnswer> {
-    this.sweep();
+    // One clock read for the sweep, the lookup and the refresh: this runs on every restore review.
+    const now = this.now();
+    this.sweep(now);
     const key = cacheKey(user, access);
-    const cached = this.lookup(key);
+    const cached = this.lookup(key, now);
     if (cached) {
       this.metrics?.sarCache.inc({ result: 'hit' });
-      this.refreshIfOld(key, cached, user, access);
+      this.refreshIfOld(key, cached, now, user, access);
       return cached.answer;
     }
     // Nobody would wait for the answer; do not start a review for it.
@@ -160,11 +162,14 @@ export class CachedAuthorizer implements Authorizer {
     }
   }
 
-  private lookup(key: string): Entry | undefined {
+  private ttlOf(answer: AuthorizationAnswer): number {
+    return answer.allowed ? this.settings.allowedTtlMs : this.settings.deniedTtlMs;
+  }
+
+  private lookup(key: string, now: number): Entry | undefined {
     const entry = this.entries.get(key);
     if (!entry) return undefined;
-    const ttl = entry.answer.allowed ? this.settings.allowedTtlMs : this.settings.deniedTtlMs;
-    if (this.now() - entry.storedAt < ttl) return entry;
+    if (now - entry.storedAt < this.ttlOf(entry.answer)) return entry;
     this.entries.delete(key);
     return undefined;
   }
@@ -173,9 +178,9 @@ export class CachedAuthorizer implements Authorizer {
    * One refresh per answer at a time, and only of allowed answers (denials are short-lived already). A
    * refresh that fails changes nothing: the answer expires when it would have, and a review then asks.
    */
-  private refreshIfOld(key: string, entry: Entry, user: UserInfo, access: RestoreAccess): void {
+  private refreshIfOld(key: string, entry: Entry, now: number, user: UserInfo, access: RestoreAccess): void {
     if (!entry.answer.allowed || this.refreshing.has(key)) return;
-    if (this.now() - entry.storedAt < this.settings.allowedTtlMs * REFRESH_AFTER) return;
+    if (now - entry.storedAt < this.settings.allowedTtlMs * REFRESH_AFTER) return;
     this.refreshing.add(key);
     this.metrics?.sarCache.inc({ result: 'refresh' });
     void Promise.resolve()
@@ -188,8 +193,7 @@ export class CachedAuthorizer implements Authorizer {
   }
 
   private store(key: string, answer: AuthorizationAnswer): void {
-    const ttl = answer.allowed ? this.settings.allowedTtlMs : this.settings.deniedTtlMs;
-    if (ttl <= 0) return;
+    if (this.ttlOf(answer) <= 0) return;
     // Re-inserting moves the key to the end, so Map order stays oldest first.
     this.entries.delete(key);
     this.entries.set(key, { answer, storedAt: this.now() });
@@ -201,11 +205,9 @@ export class CachedAuthorizer implements Authorizer {
    * requesters their answers do not stay in memory until 10,000 newer ones push them out. Stops at the
    * first live answer: O(1) when nothing expired.
    */
-  private sweep(): void {
-    const now = this.now();
+  private sweep(now: number): void {
     for (const [key, entry] of this.entries) {
-      const ttl = entry.answer.allowed ? this.settings.allowedTtlMs : this.settings.deniedTtlMs;
-      if (now - entry.storedAt < ttl) break;
+      if (now - entry.storedAt < this.ttlOf(entry.answer)) break;
       this.entries.delete(key);
     }
   }
